@@ -1,0 +1,1 @@
+"""Fine service: intake, fine policy, review queue, audit, ERAP export, web UI."""

@@ -1,0 +1,1 @@
+"""Dataset manifests, converters and annotated clips for evaluation."""

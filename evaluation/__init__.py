@@ -1,0 +1,1 @@
+"""Detection accuracy, event-level accuracy and throughput benchmarks."""

@@ -1,0 +1,1 @@
+"""Model registry, training/export recipes, model cards and the small models we train."""

@@ -1,0 +1,1 @@
+"""Camera side: source → detector → tracker → rules → confirmation → evidence → outbox."""

@@ -1,0 +1,1 @@
+"""Detector plugins behind one interface (`Detector.detect_batch(images) -> list[Detections]`)."""

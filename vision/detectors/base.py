@@ -1,0 +1,23 @@
+"""The detector interface: frames in, `Detections` out. Model families plug in behind it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+from vision.detections import Detections
+
+
+class Detector(ABC):
+    """Runs one model. Implementations own pre/post-processing; `runtime.py` owns the ONNX session."""
+
+    names: dict[int, str]  # class id → class name as the pipeline sees it (after any class mapping)
+
+    @abstractmethod
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """Detect on several BGR uint8 frames (e.g. one per camera); one `Detections` per frame."""
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return self.detect_batch([image])[0]

@@ -1,0 +1,1 @@
+"""Violation rules behind one interface (`Rule.evaluate(observation) -> list[Candidate]`)."""

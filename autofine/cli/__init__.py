@@ -22,6 +22,14 @@ _COMMANDS: list[tuple[str, str, str, bool]] = [
     ("autofine.cli.detect", "detect", "detect", False),
     ("autofine.cli.samples", "app", "samples", True),
     ("autofine.cli.models", "app", "models", True),
+    ("autofine.cli.run", "run", "run", False),
+    ("autofine.cli.zones", "app", "zones", True),
+    ("autofine.cli.serve", "serve", "serve", False),
+    ("autofine.cli.admin", "app", "admin", True),
+    ("autofine.cli.outbox", "app", "outbox", True),
+    ("autofine.cli.demo", "demo", "demo", False),
+    ("autofine.cli.eval", "app", "eval", True),
+    ("autofine.cli.bench", "bench", "bench", False),
 ]
 
 

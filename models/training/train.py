@@ -1,0 +1,150 @@
+"""Train the cigarette or litter detector with ultralytics from the offline bootstrap, resumable.
+
+`autofine models train cigarette --data ../shared/datasets/cigarettes/data.yaml --epochs 30 --imgsz 320
+--freeze 10` runs this; `python -m models.training.train ...` does the same without the CLI (background jobs).
+Runs live outside the repo (default `/work/runs` or `$AUTOFINE_RUNS_DIR`); only the exported ONNX is committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from autofine.errors import UserError
+
+MODEL_KINDS = ("cigarette", "litter")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    kind: str
+    run_dir: Path
+    best: Path
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("AUTOFINE_RUNS_DIR", Path.home() / "autofine-runs"))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("AUTOFINE_CACHE_DIR", Path.home() / ".cache" / "autofine"))
+
+
+def dataset_names(data: Path) -> dict[int, str]:
+    if not data.is_file():
+        raise UserError(f"dataset file {data} not found; pass --data path/to/data.yaml (YOLO format)")
+    spec = yaml.safe_load(data.read_text())
+    names = spec.get("names") if isinstance(spec, dict) else None
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not names:
+        raise UserError(f"{data} has no `names:`; add the class names (YOLO data.yaml)")
+    return {int(k): str(v) for k, v in names.items()}
+
+
+def bootstrap_checkpoint(kind: str, data: Path, imgsz: int, runs_dir: Path, onnx_path: Path | None) -> Path:
+    """Build (once) the calibrated bootstrap for this dataset; see `bootstrap.py`."""
+    from models.training import bootstrap
+
+    out = runs_dir / "bootstrap" / f"{kind}_bootstrap_{imgsz}.pt"
+    if out.exists():
+        return out
+    onnx_path = onnx_path or bootstrap.fetch_fall_onnx(cache_dir())
+    images = bootstrap.calibration_images(data.parent, count=64)
+    checkpoint, difference = bootstrap.build_bootstrap(onnx_path, dataset_names(data), images, imgsz, out)
+    print(f"bootstrap: {checkpoint} (PyTorch vs ONNX max diff {difference:.2g})")
+    return checkpoint
+
+
+def train(
+    kind: str,
+    data: Path,
+    *,
+    epochs: int = 30,
+    imgsz: int = 320,
+    batch: int = 16,
+    freeze: int | None = 10,
+    hours: float | None = None,
+    resume: bool = False,
+    runs_dir: Path | None = None,
+    bootstrap_onnx: Path | None = None,
+    base_weights: str | None = None,
+    device: str = "cpu",
+    workers: int = 2,
+) -> TrainResult:
+    """Train `kind` on `data`; `base_weights` (e.g. `yolo11n.pt`, online) skips the offline bootstrap."""
+    if kind not in MODEL_KINDS:
+        raise UserError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    from models.training.offline import prepare_offline_ultralytics
+
+    prepare_offline_ultralytics()
+    from ultralytics import YOLO
+
+    runs_dir = (runs_dir or default_runs_dir()).resolve()
+    run_dir = runs_dir / kind
+    last = run_dir / "weights" / "last.pt"
+    if resume:
+        if not last.exists():
+            raise UserError(f"nothing to resume: {last} does not exist; start without --resume")
+        YOLO(str(last)).train(resume=True)
+    else:
+        data = data.resolve()
+        weights = base_weights or str(bootstrap_checkpoint(kind, data, imgsz, runs_dir, bootstrap_onnx))
+        extra = {"time": hours} if hours else {}
+        YOLO(weights).train(
+            data=str(data),
+            epochs=epochs,
+            imgsz=imgsz,
+            batch=batch,
+            freeze=freeze,
+            project=str(runs_dir),
+            name=kind,
+            exist_ok=True,
+            device=device,
+            workers=workers,
+            cache="ram",
+            plots=False,
+            patience=100,
+            seed=0,
+            **extra,
+        )
+    best = run_dir / "weights" / "best.pt"
+    if not best.exists():
+        raise UserError(f"training finished without {best}; see the log above")
+    return TrainResult(kind=kind, run_dir=run_dir, best=best)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=MODEL_KINDS)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--freeze", type=int, default=10)
+    parser.add_argument("--hours", type=float, default=None)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--runs-dir", type=Path, default=None)
+    parser.add_argument("--bootstrap-onnx", type=Path, default=None)
+    args = parser.parse_args(argv)
+    result = train(
+        args.kind,
+        args.data,
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        freeze=args.freeze or None,
+        hours=args.hours,
+        resume=args.resume,
+        runs_dir=args.runs_dir,
+        bootstrap_onnx=args.bootstrap_onnx,
+    )
+    print(f"best checkpoint: {result.best}")
+
+
+if __name__ == "__main__":
+    main()

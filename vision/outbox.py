@@ -611,3 +611,35 @@ class Publisher:
             )
         if self._on_result is not None:
             self._on_result(entry, result)
+
+
+class OutboxSink:
+    """The pipeline's delivery sink: `emit` stores durably and returns; the publisher sends beside it."""
+
+    def __init__(
+        self, outbox: Outbox, publisher: Publisher | None = None, *, owns_outbox: bool = False
+    ) -> None:
+        self.outbox = outbox
+        self.publisher = publisher
+        self._owns_outbox = owns_outbox
+        self.stored = 0
+        self.repeats = 0
+
+    def emit(self, record: ViolationRecord, files: Mapping[str, Path]) -> None:
+        if self.outbox.add(record, files):
+            self.stored += 1
+        else:
+            self.repeats += 1  # re-emitted after a restart: already stored (and maybe delivered)
+        if self.publisher is not None:
+            self.publisher.wake()
+
+    def close(self, drain_timeout_s: float = 10.0) -> int:
+        """Stop the publisher after draining for up to `drain_timeout_s`; returns rows left pending."""
+        pending = (
+            self.publisher.stop(drain_timeout_s)
+            if self.publisher is not None
+            else self.outbox.counts()["pending"]
+        )
+        if self._owns_outbox:
+            self.outbox.close()
+        return pending

@@ -1,0 +1,355 @@
+"""Outbox and publisher against a real local HTTP server whose answers each test scripts."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from autofine.contract import (
+    INTAKE_PATH,
+    EvidenceFile,
+    IntakeResponse,
+    ModelInfo,
+    Redaction,
+    ViolationRecord,
+)
+from vision.outbox import Outbox, OutboxSink, Publisher, PublisherConfig, classify_status
+
+FAST = PublisherConfig(base_delay_s=0.02, max_delay_s=0.2, poll_interval_s=0.05, request_timeout_s=5)
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+# -- factories -----------------------------------------------------------------------------------------------
+
+
+def make_record(
+    tmp_path: Path, n: int, camera_id: str = "cam-test"
+) -> tuple[ViolationRecord, dict[str, Path]]:
+    """A valid record with one real JPEG-named file of unique bytes, and its file mapping."""
+    folder = tmp_path / "evidence-src" / str(n)
+    folder.mkdir(parents=True, exist_ok=True)
+    snapshot = folder / "snapshot.jpg"
+    snapshot.write_bytes(b"\xff\xd8\xff\xe0" + f"snapshot {n}".encode() * 100 + b"\xff\xd9")
+    data = snapshot.read_bytes()
+    record = ViolationRecord(
+        camera_id=camera_id,
+        incident_id=f"jaywalking-{n:04d}",
+        violation_type="jaywalking",
+        onset=T0 + timedelta(seconds=n),
+        confirmed_at=T0 + timedelta(seconds=n + 2),
+        track_id=n,
+        confidence=0.9,
+        model=ModelInfo(id="yolox-nano", version="test", sha256="0" * 64),
+        config_hash="1" * 64,
+        software_version="test",
+        redaction=Redaction(method="gaussian-blur", regions=0),
+        evidence=[
+            EvidenceFile(
+                name="snapshot.jpg",
+                kind="snapshot",
+                media_type="image/jpeg",
+                sha256=hashlib.sha256(data).hexdigest(),
+                size=len(data),
+            )
+        ],
+    )
+    return record, {"snapshot.jpg": snapshot}
+
+
+# -- a scriptable intake server ------------------------------------------------------------------------------
+
+
+class IntakeServer:
+    """Answers POST INTAKE_PATH with whatever `respond(n, key)` returns; records every request it saw."""
+
+    def __init__(self, respond: Callable[[int, str], int], port: int = 0) -> None:
+        self.respond = respond
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        self.release.set()
+        self.in_flight = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                server.in_flight.set()
+                server.release.wait(30)
+                message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                    f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body
+                )
+                parts = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()}
+                record = json.loads(parts["record"].get_content())
+                with server.lock:
+                    n = len(server.requests)
+                    server.requests.append(
+                        {
+                            "path": self.path,
+                            "key": self.headers["Idempotency-Key"],
+                            "auth": self.headers["Authorization"],
+                            "record": record,
+                            "files": {
+                                k: p.get_payload(decode=True) for k, p in parts.items() if k != "record"
+                            },
+                        }
+                    )
+                status = server.respond(n, self.headers["Idempotency-Key"])
+                if 200 <= status < 300:
+                    payload = IntakeResponse(
+                        violation_id=n + 1, fine_id=None, status="pending_review", duplicate=status == 200
+                    ).model_dump_json()
+                else:
+                    payload = json.dumps({"detail": f"scripted {status}"})
+                encoded = payload.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(encoded)))
+                self.end_headers()
+                self.wfile.write(encoded)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def keys(self) -> list[str]:
+        with self.lock:
+            return [r["key"] for r in self.requests]
+
+    def close(self) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., IntakeServer]]:
+    servers: list[IntakeServer] = []
+
+    def start(respond: Callable[[int, str], int], port: int = 0) -> IntakeServer:
+        servers.append(IntakeServer(respond, port))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+# -- the outbox itself ---------------------------------------------------------------------------------------
+
+
+def test_add_stores_a_durable_copy_once_per_idempotency_key(tmp_path: Path) -> None:
+    record, files = make_record(tmp_path, 1)
+    with Outbox(tmp_path / "outbox.sqlite3") as outbox:
+        assert outbox.add(record, files) is True
+        assert outbox.add(record, files) is False
+        files["snapshot.jpg"].unlink()  # the outbox owns a copy; the pipeline may delete its own
+        entries = outbox.entries()
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.state == "pending"
+    assert entry.idempotency_key == "cam-test:jaywalking-0001"
+    assert entry.record() == record
+    copied = entry.files()["snapshot.jpg"]
+    assert hashlib.sha256(copied.read_bytes()).hexdigest() == record.evidence[0].sha256
+    # A new process (a restarted pipeline) sees the same row and still refuses the re-emitted incident.
+    with Outbox(tmp_path / "outbox.sqlite3") as reopened:
+        assert reopened.add(record, {"snapshot.jpg": copied}) is False
+        assert reopened.counts() == {"pending": 1, "delivered": 0, "parked": 0}
+
+
+def test_add_refuses_evidence_that_does_not_match_the_record(tmp_path: Path) -> None:
+    record, files = make_record(tmp_path, 1)
+    files["snapshot.jpg"].write_bytes(b"tampered")
+    with Outbox(tmp_path / "outbox.sqlite3") as outbox:
+        with pytest.raises(ValueError, match="does not match the record"):
+            outbox.add(record, files)
+        with pytest.raises(ValueError, match="missing"):
+            outbox.add(record, {})
+        assert outbox.counts() == {"pending": 0, "delivered": 0, "parked": 0}
+        assert list(outbox.files_root.iterdir()) == []  # no half-copied folder left behind
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (201, "delivered"),
+        (200, "delivered"),
+        (409, "delivered"),
+        (500, "retry"),
+        (502, "retry"),
+        (503, "retry"),
+        (429, "retry"),
+        (408, "retry"),
+        (400, "park"),
+        (401, "park"),
+        (403, "park"),
+        (404, "park"),
+        (413, "park"),
+        (422, "park"),
+    ],
+)
+def test_classify_status(status: int, outcome: str) -> None:
+    assert classify_status(status) == outcome
+
+
+def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
+    config = PublisherConfig(base_delay_s=1, max_delay_s=30, jitter=0.5)
+    import random
+
+    rng = random.Random(7)
+    for attempts, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (6, 30), (20, 30)]:
+        delays = [config.delay(attempts, rng) for _ in range(200)]
+        assert all(ceiling * 0.5 <= d <= ceiling for d in delays), (attempts, min(delays), max(delays))
+        assert max(delays) - min(delays) > ceiling * 0.3  # really jittered
+    assert PublisherConfig(jitter=0).delay(3) == 4
+
+
+# -- the publisher against a real HTTP server ----------------------------------------------------------------
+
+
+def test_5xx_is_retried_with_the_same_key_until_201(tmp_path: Path, serve) -> None:
+    server = serve(lambda n, key: 500 if n < 3 else 201)
+    record, files = make_record(tmp_path, 1)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.add(record, files)
+    with Publisher(outbox, service_url=server.url, token="secret-token", config=FAST):
+        wait_for(lambda: outbox.counts()["delivered"] == 1)
+    assert server.keys() == [record.idempotency_key] * 4
+    first = server.requests[0]
+    assert first["path"] == INTAKE_PATH
+    assert first["auth"] == "Bearer secret-token"
+    assert ViolationRecord.model_validate(first["record"]) == record
+    assert first["files"]["snapshot.jpg"] == files["snapshot.jpg"].read_bytes()
+    (entry,) = outbox.entries()
+    assert entry.attempts == 4
+    assert entry.http_status == 201
+    assert entry.response() is not None and entry.response().status == "pending_review"
+    assert not entry.files_dir.exists()  # the service holds the evidence now; the camera keeps no copy
+
+
+def test_422_is_parked_with_its_error_and_not_retried_until_requeued(tmp_path: Path, serve) -> None:
+    server = serve(lambda n, key: 422 if n == 0 else 201)
+    record, files = make_record(tmp_path, 1)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.add(record, files)
+    publisher = Publisher(outbox, service_url=server.url, token="t", config=FAST).start()
+    wait_for(lambda: outbox.counts()["parked"] == 1)
+    time.sleep(10 * FAST.poll_interval_s)  # room for wrongful retries to happen
+    assert len(server.keys()) == 1
+    status = outbox.status()
+    assert status.parked[0].http_status == 422
+    assert "scripted 422" in status.parked[0].error
+    assert outbox.entries()[0].files_dir.exists()  # kept for the human who retries it
+
+    assert outbox.requeue_parked() == 1
+    wait_for(lambda: outbox.counts()["delivered"] == 1)
+    assert publisher.stop(drain_timeout_s=5) == 0
+    assert server.keys() == [record.idempotency_key] * 2
+
+
+def test_409_conflict_counts_as_delivered(tmp_path: Path, serve) -> None:
+    server = serve(lambda n, key: 409)
+    record, files = make_record(tmp_path, 1)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.add(record, files)
+    with Publisher(outbox, service_url=server.url, token="t", config=FAST):
+        wait_for(lambda: outbox.counts()["delivered"] == 1)
+    assert len(server.keys()) == 1
+
+
+def test_unreachable_service_then_up_delivers_each_record_exactly_once(tmp_path: Path, serve) -> None:
+    port = free_port()  # nothing listens here yet
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    publisher = Publisher(outbox, service_url=f"http://127.0.0.1:{port}", token="t", config=FAST).start()
+    sink = OutboxSink(outbox, publisher)
+    records = [make_record(tmp_path, n) for n in range(5)]
+    for record, files in records:
+        sink.emit(record, files)
+    wait_for(lambda: outbox.status().max_attempts_pending >= 3)  # failed and backed off a few times
+    assert outbox.counts()["pending"] == 5
+    assert "ConnectError" in (outbox.status().last_error or "")
+
+    server = serve(lambda n, key: 201, port=port)
+    wait_for(lambda: outbox.counts()["delivered"] == 5)
+    assert sink.close(drain_timeout_s=5) == 0
+    assert sorted(server.keys()) == sorted(r.idempotency_key for r, _ in records)
+
+
+def test_emit_returns_while_the_service_is_still_answering(tmp_path: Path, serve) -> None:
+    server = serve(lambda n, key: 201)
+    server.release.clear()  # every request hangs until the test releases it
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    sink = OutboxSink(outbox, Publisher(outbox, service_url=server.url, token="t", config=FAST).start())
+    sink.emit(*make_record(tmp_path, 0))
+    assert server.in_flight.wait(10)  # the publisher is now stuck inside a request
+    for n in range(1, 6):  # the camera loop keeps going meanwhile
+        sink.emit(*make_record(tmp_path, n))
+    assert not server.release.is_set()
+    assert outbox.counts() == {"pending": 6, "delivered": 0, "parked": 0}
+    server.release.set()
+    assert sink.close(drain_timeout_s=10) == 0
+    assert outbox.counts()["delivered"] == 6
+    assert len(server.keys()) == 6
+
+
+def test_a_restarted_process_resumes_pending_rows(tmp_path: Path, serve) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    with Outbox(path) as outbox:  # a pipeline that stored two records and died before sending
+        for n in range(2):
+            outbox.add(*make_record(tmp_path, n))
+    server = serve(lambda n, key: 201)
+    outbox = Outbox(path)
+    assert Publisher(outbox, service_url=server.url, token="t", config=FAST).start().stop(5) == 0
+    assert outbox.counts() == {"pending": 0, "delivered": 2, "parked": 0}
+    assert len(server.keys()) == 2
+
+
+def test_stop_gives_up_after_the_drain_timeout_and_keeps_rows_pending(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.add(*make_record(tmp_path, 0))
+    publisher = Publisher(outbox, service_url=f"http://127.0.0.1:{free_port()}", token="t", config=FAST)
+    assert publisher.start().stop(drain_timeout_s=0.3) == 1
+    assert outbox.entries()[0].attempts >= 1
+    assert outbox.entries()[0].files_dir.exists()
+
+
+def test_retry_now_makes_backed_off_rows_due(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.add(*make_record(tmp_path, 0))
+    entry = outbox.due()[0]
+    outbox.mark_failed(entry.id, http_status=503, error="down", delay_s=3600)
+    assert outbox.due() == []
+    assert outbox.retry_now() == 1
+    assert [e.idempotency_key for e in outbox.due()] == [entry.idempotency_key]

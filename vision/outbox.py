@@ -65,6 +65,20 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at, id);
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 
 
+def outbox_dir() -> Path:
+    """Where camera outboxes live by default: `AUTOFINE_OUTBOX_DIR`, else `<AUTOFINE_DATA_DIR>/outbox`
+    (`~/.local/share/autofine/outbox`). Kept out of the cache dir on purpose: clearing a cache must never
+    drop undelivered violations."""
+    if os.environ.get("AUTOFINE_OUTBOX_DIR"):
+        return Path(os.environ["AUTOFINE_OUTBOX_DIR"]).expanduser()
+    data_dir = os.environ.get("AUTOFINE_DATA_DIR") or Path.home() / ".local" / "share" / "autofine"
+    return Path(data_dir).expanduser() / "outbox"
+
+
+def default_outbox_path(camera_id: str) -> Path:
+    return outbox_dir() / f"{camera_id}.sqlite3"
+
+
 def classify_status(status_code: int) -> Outcome:
     """What a publisher does with an HTTP answer from the intake endpoint."""
     if 200 <= status_code < 300 or status_code == 409:

@@ -1,1 +1,77 @@
-"""Detector plugins behind one interface (`Detector.detect_batch(images) -> list[Detections]`)."""
+"""Detector plugins behind one interface (`Detector.detect_batch(images) -> list[Detections]`).
+
+`load_detector` is the one entry point: a registry id (or `default`) or an `.onnx` path in, a ready detector
+out. The model family is taken from the registry, else recognised from the file itself: ultralytics metadata
+→ `yolo`; a `(1, N, 85)` output → `yolox` with COCO names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from autofine.errors import UserError
+from vision.detectors.base import Detector
+from vision.detectors.onnx import OnnxDetector
+from vision.detectors.runtime import OnnxRunner
+
+log = logging.getLogger("autofine.detectors")
+
+__all__ = ["Detector", "OnnxDetector", "load_detector", "detect_family"]
+
+_KEEP_REGISTRY_MAP = object()
+
+
+def detect_family(runner: OnnxRunner) -> str:
+    """`yolo` or `yolox`, recognised from the ONNX file; a `UserError` when it is neither."""
+    from vision.detectors.yolo import is_ultralytics
+    from vision.detectors.yolox import is_yolox
+
+    if is_ultralytics(runner):
+        return "yolo"
+    if is_yolox(runner):
+        return "yolox"
+    raise UserError(
+        f"{runner.path.name} is not a recognised detector: no ultralytics metadata (names, imgsz, stride) "
+        "and "
+        f"output {runner.output_shapes} is not a YOLOX (1, N, 85) head; export it with ultralytics "
+        "(`autofine models export`) or register it in models/registry.yaml"
+    )
+
+
+def load_detector(
+    model: str | Path = "default",
+    *,
+    path: str | Path | None = None,
+    providers: list[str] | None = None,
+    threads: int | None = None,
+    conf: float = 0.25,
+    iou: float = 0.45,
+    class_map: Mapping[str, str | None] | None = _KEEP_REGISTRY_MAP,  # type: ignore[assignment]
+) -> OnnxDetector:
+    """Build a ready detector.
+
+    `model`: a registry id (`yolox-nano`, `fall-yolov8s`, `yolo11n`, `default`) or a path to an `.onnx` file.
+    `path`: a local file for a registry id (accepted with its own sha256). `class_map`: raw class → pipeline
+    class (None drops it); by default the registry's map, `{}` or None keeps the raw classes.
+    """
+    from models.registry import resolve
+    from vision.detectors.yolo import YoloDetector
+    from vision.detectors.yolox import YoloxDetector
+
+    obtained = resolve(model, path=path)
+    runner = OnnxRunner(obtained.path, providers=providers, threads=threads)
+    entry = obtained.entry
+    family = entry.family if entry is not None else detect_family(runner)
+    if class_map is _KEEP_REGISTRY_MAP:
+        class_map = entry.class_map if entry is not None else None
+    common = {"model_info": obtained.info, "class_map": class_map, "conf": conf, "iou": iou}
+    if family == "yolo":
+        detector: OnnxDetector = YoloDetector(runner, **common)
+    else:
+        raw_names = dict(enumerate(entry.class_names)) if entry is not None else None
+        detector = YoloxDetector(runner, raw_names=raw_names, **common)
+    detector.origin = obtained.reason
+    log.info("model: %s; providers %s", obtained.reason, ", ".join(runner.providers))
+    return detector

@@ -1,0 +1,150 @@
+"""What every ONNX detector shares: the runner, class mapping, confidence filter, NMS, `Detections` out.
+
+A family (`yolo.py`, `yolox.py`) supplies only `_preprocess` (frame → input tensor + letterbox) and
+`_decode` (one image's raw output → candidate boxes in model-input pixels, scores and raw class ids).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from autofine.contract import ModelInfo
+from autofine.errors import UserError
+from vision.detections import Detections
+from vision.detectors.base import Detector
+from vision.detectors.letterbox import Letterbox
+from vision.detectors.nms import nms
+from vision.detectors.runtime import OnnxRunner
+
+
+@dataclass(frozen=True)
+class ClassMapping:
+    """Raw model classes → the classes the pipeline sees. A raw class mapped to None is dropped."""
+
+    raw_names: dict[int, str]
+    names: dict[int, str]  # mapped id → mapped name
+    raw_to_mapped: np.ndarray  # (num_raw,) mapped id per raw id, -1 = dropped
+
+    @classmethod
+    def build(cls, raw_names: Mapping[int, str], class_map: Mapping[str, str | None] | None) -> ClassMapping:
+        class_map = dict(class_map or {})
+        unknown = set(class_map) - set(raw_names.values())
+        if unknown:
+            raise UserError(
+                f"class map names {sorted(unknown)} that the model does not have; "
+                f"its classes are {sorted(set(raw_names.values()))}"
+            )
+        names: dict[int, str] = {}
+        lookup = np.full(max(raw_names, default=-1) + 1, -1, dtype=np.int64)
+        for raw_id in sorted(raw_names):
+            raw_name = raw_names[raw_id]
+            mapped = class_map.get(raw_name, raw_name)
+            if mapped is None:
+                continue
+            existing = next((i for i, n in names.items() if n == mapped), None)
+            if existing is None:
+                existing = len(names)
+                names[existing] = mapped
+            lookup[raw_id] = existing
+        return cls(raw_names=dict(raw_names), names=names, raw_to_mapped=lookup)
+
+
+class OnnxDetector(Detector):
+    """An ONNX model run through `OnnxRunner`; subclasses implement one family's pre/post-processing."""
+
+    family: str = "onnx"
+
+    def __init__(
+        self,
+        runner: OnnxRunner,
+        *,
+        raw_names: Mapping[int, str],
+        input_size: tuple[int, int],
+        model_info: ModelInfo,
+        class_map: Mapping[str, str | None] | None = None,
+        conf: float = 0.25,
+        iou: float = 0.45,
+        max_det: int = 300,
+    ) -> None:
+        if not 0.0 <= conf <= 1.0 or not 0.0 <= iou <= 1.0:
+            raise UserError(f"conf and iou must be within 0..1, got conf={conf}, iou={iou}")
+        self.runner = runner
+        self.mapping = ClassMapping.build(raw_names, class_map)
+        self.names = self.mapping.names
+        self.input_size = input_size  # (width, height) of the model input
+        self.model_info = model_info
+        self.conf = conf
+        self.iou = iou
+        self.max_det = max_det
+        self.origin = ""  # one line: which model this is and why it was chosen (set by load_detector)
+
+    @property
+    def providers(self) -> list[str]:
+        return self.runner.providers
+
+    @property
+    def raw_names(self) -> dict[int, str]:
+        return self.mapping.raw_names
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        if len(images) == 0:
+            return []
+        tensors, boxes = zip(*(self._preprocess(_check_image(im)) for im in images), strict=True)
+        outputs = self.runner.run(np.stack(tensors))
+        return [self._to_detections(self._decode(outputs, i), boxes[i]) for i in range(len(images))]
+
+    @abstractmethod
+    def _preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """BGR uint8 H×W×3 → (float32 C×H×W model input, how the frame was placed in it)."""
+
+    @abstractmethod
+    def _decode(self, outputs: list[np.ndarray], index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Image `index` of a batch output → (xyxy in model-input pixels, score, raw class id), unfiltered."""
+
+    def _to_detections(
+        self, decoded: tuple[np.ndarray, np.ndarray, np.ndarray], box: Letterbox
+    ) -> Detections:
+        xyxy, scores, raw_ids = decoded
+        keep = scores > self.conf
+        xyxy, scores, raw_ids = xyxy[keep], scores[keep], raw_ids[keep]
+        mapped = self.mapping.raw_to_mapped[raw_ids]
+        kept_class = mapped >= 0
+        xyxy, scores, raw_ids, mapped = (
+            xyxy[kept_class],
+            scores[kept_class],
+            raw_ids[kept_class],
+            mapped[kept_class],
+        )
+        order = nms(xyxy, scores, mapped, self.iou, self.max_det)
+        if order.size == 0:
+            empty = Detections.empty()
+            return Detections(
+                xyxy=empty.xyxy,
+                confidence=empty.confidence,
+                class_id=empty.class_id,
+                class_name=empty.class_name,
+                data={"raw_class_id": np.zeros(0, np.int64), "raw_class_name": np.zeros(0, object)},
+            )
+        raw_ids = raw_ids[order]
+        mapped = mapped[order]
+        return Detections(
+            xyxy=box.to_source(xyxy[order]),
+            confidence=scores[order].astype(np.float32),
+            class_id=mapped.astype(np.int64),
+            class_name=np.array([self.names[int(i)] for i in mapped], dtype=object),
+            data={
+                "raw_class_id": raw_ids.astype(np.int64),
+                "raw_class_name": np.array([self.mapping.raw_names[int(i)] for i in raw_ids], dtype=object),
+            },
+        )
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        shape = getattr(image, "shape", None)
+        raise ValueError(f"detector expects BGR uint8 H×W×3 frames, got {type(image).__name__} {shape}")
+    return image

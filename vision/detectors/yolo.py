@@ -1,0 +1,99 @@
+"""Ultralytics-exported YOLO models (v5u/v8/11/…): letterbox, decode `(B, 4+nc, N)`, class-aware NMS.
+
+Class names, input size and stride come from the metadata ultralytics writes into the ONNX file.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import numpy as np
+
+from autofine.errors import UserError
+from vision.detectors.letterbox import Letterbox, letterbox
+from vision.detectors.onnx import OnnxDetector
+from vision.detectors.runtime import OnnxRunner
+
+
+@dataclass(frozen=True)
+class UltralyticsMetadata:
+    names: dict[int, str]
+    imgsz: tuple[int, int]  # (height, width) as ultralytics stores it
+    stride: int
+    task: str
+
+    @classmethod
+    def read(cls, runner: OnnxRunner) -> UltralyticsMetadata:
+        meta = runner.metadata
+        missing = [key for key in ("names", "imgsz", "stride") if key not in meta]
+        if missing:
+            raise UserError(
+                f"{runner.path.name} has no ultralytics metadata ({', '.join(missing)} missing); "
+                "export it with ultralytics (`autofine models export`) so names, imgsz and stride are in it"
+            )
+        try:
+            names = ast.literal_eval(meta["names"])
+            imgsz = ast.literal_eval(meta["imgsz"])
+            stride = int(ast.literal_eval(meta["stride"]))
+        except (ValueError, SyntaxError) as exc:
+            raise UserError(
+                f"{runner.path.name} has unreadable ultralytics metadata ({exc}); export it again"
+            ) from None
+        if isinstance(names, list):
+            names = dict(enumerate(names))
+        if isinstance(imgsz, int):
+            imgsz = [imgsz, imgsz]
+        task = meta.get("task", "detect")
+        if task != "detect":
+            raise UserError(
+                f"{runner.path.name} is an ultralytics '{task}' model; autofine needs a 'detect' model"
+            )
+        return cls(
+            names={int(k): str(v) for k, v in names.items()},
+            imgsz=(int(imgsz[0]), int(imgsz[1])),
+            stride=stride,
+            task=task,
+        )
+
+
+def is_ultralytics(runner: OnnxRunner) -> bool:
+    return "names" in runner.metadata and ("imgsz" in runner.metadata or "stride" in runner.metadata)
+
+
+class YoloDetector(OnnxDetector):
+    """An ultralytics detect model in ONNX, decoded the way ultralytics' own `predict` does."""
+
+    family = "yolo"
+
+    def __init__(self, runner: OnnxRunner, **kwargs) -> None:
+        self.metadata = UltralyticsMetadata.read(runner)
+        height, width = self.metadata.imgsz
+        super().__init__(runner, raw_names=self.metadata.names, input_size=(width, height), **kwargs)
+        self.stride = self.metadata.stride
+        shape = runner.output_shapes[0]
+        nc = len(self.metadata.names)
+        # Standard head: (B, 4+nc, N). End-to-end exports (YOLOv10/YOLO26, `nms=True`): (B, max_det, 6).
+        self.end_to_end = len(shape) == 3 and shape[1] != 4 + nc and shape[2] == 6
+        if len(shape) != 3 or not (shape[1] == 4 + nc or self.end_to_end):
+            raise UserError(
+                f"{runner.path.name}: output shape {shape} does not fit a detect model with {nc} classes "
+                "(expected (B, 4+nc, N)); is it a segmentation or pose export?"
+            )
+
+    def _preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        padded, box = letterbox(image, self.input_size, centre=True)
+        tensor = padded[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) / 255.0  # BGR→RGB, HWC→CHW, 0..1
+        return np.ascontiguousarray(tensor), box
+
+    def _decode(self, outputs: list[np.ndarray], index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        prediction = np.asarray(outputs[0][index], dtype=np.float32)
+        if self.end_to_end:  # (max_det, 6): x1, y1, x2, y2, score, class
+            return prediction[:, :4], prediction[:, 4], prediction[:, 5].astype(np.int64)
+        prediction = prediction.T  # (N, 4+nc)
+        class_scores = prediction[:, 4:]
+        raw_ids = class_scores.argmax(axis=1)
+        scores = class_scores[np.arange(len(prediction)), raw_ids]
+        cx, cy, w, h = prediction[:, 0], prediction[:, 1], prediction[:, 2], prediction[:, 3]
+        xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        return xyxy, scores, raw_ids.astype(np.int64)

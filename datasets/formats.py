@@ -139,8 +139,7 @@ def load_yolo(data_yaml: str | Path, split: str = "val") -> BoxDataset:
     names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
     if sorted(names) != list(range(len(names))):
         raise UserError(f"{data_yaml}: class ids must be 0..{len(names) - 1}")
-    root = Path(spec.get("path") or data_yaml.parent)
-    root = root if root.is_absolute() else data_yaml.parent / root
+    root = data_yaml.parent / spec["path"] if spec.get("path") else data_yaml.parent
     if split not in spec:
         raise UserError(f"{data_yaml} has no split {split!r}; it has {[k for k in spec if k != 'names']}")
     images = []

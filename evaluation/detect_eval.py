@@ -52,7 +52,8 @@ def comparable_classes(
     if not common:
         raise UserError(
             f"the model predicts {sorted(predicted)[:10]} and the dataset has "
-            f"{list(dataset.names.values())[:10]}: no class in common; map them with --class-map 'MODEL=DATASET' or --dataset-class-map"
+            f"{list(dataset.names.values())[:10]}: no class in common; "
+            "map them with --class-map 'MODEL=DATASET' or --dataset-class-map"
         )
     return common
 

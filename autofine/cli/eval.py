@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-
 app = typer.Typer(help="Measure accuracy: detections on labelled datasets, violations on annotated clips.")
 
 

@@ -98,7 +98,9 @@ def load_fused_onnx(onnx_path: Path, nc: int = 2) -> DetectionModel:
                 loaded.update({f"{name}.conv.weight", f"{name}.conv.bias"})
             elif isinstance(module, torch.nn.Conv2d) and f"{name}.weight" in weights:
                 if module.weight.shape != weights[f"{name}.weight"].shape:
-                    raise ValueError(f"{name}: ONNX {weights[f'{name}.weight'].shape} vs {module.weight.shape}")
+                    raise ValueError(
+                        f"{name}: ONNX {weights[f'{name}.weight'].shape} vs {module.weight.shape}"
+                    )
                 module.weight.copy_(torch.from_numpy(weights[f"{name}.weight"]))
                 loaded.add(f"{name}.weight")
                 if module.bias is not None:
@@ -201,7 +203,11 @@ def with_classes(model: DetectionModel, names: dict[int, str]) -> DetectionModel
 
     target = DetectionModel(ARCHITECTURE, nc=len(names), verbose=False)
     source = model.state_dict()
-    state = {k: v for k, v in source.items() if k in target.state_dict() and v.shape == target.state_dict()[k].shape}
+    state = {
+        k: v
+        for k, v in source.items()
+        if k in target.state_dict() and v.shape == target.state_dict()[k].shape
+    }
     target.load_state_dict(state, strict=False)
     target.names = dict(names)
     return target
@@ -256,7 +262,9 @@ def build_bootstrap(
 
 def calibration_images(dataset_dir: Path, count: int = 64, seed: int = 0) -> list[Path]:
     """`count` training images picked reproducibly (sorted, then a seeded choice)."""
-    pool = sorted(p for p in (dataset_dir / "images" / "train").iterdir() if p.suffix.lower() in {".jpg", ".png"})
+    pool = sorted(
+        p for p in (dataset_dir / "images" / "train").iterdir() if p.suffix.lower() in {".jpg", ".png"}
+    )
     if not pool:
         raise UserError(f"no training images under {dataset_dir / 'images' / 'train'}")
     rng = np.random.default_rng(seed)

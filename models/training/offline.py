@@ -15,7 +15,9 @@ def prepare_offline_ultralytics() -> Path:
     matplotlib's DejaVuSans copied under the name it looks for.
     """
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    config_dir = Path(os.environ.get("YOLO_CONFIG_DIR") or Path(tempfile.gettempdir()) / "autofine-yolo-config")
+    config_dir = Path(
+        os.environ.get("YOLO_CONFIG_DIR") or Path(tempfile.gettempdir()) / "autofine-yolo-config"
+    )
     os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
     font_dir = config_dir / "Ultralytics"
     font_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 `autofine models train cigarette --data ../shared/datasets/cigarettes/data.yaml --epochs 30 --imgsz 320
 --freeze 10` runs this; `python -m models.training.train ...` does the same without the CLI (background jobs).
-Runs live outside the repo (default `/work/runs` or `$AUTOFINE_RUNS_DIR`); only the exported ONNX is committed.
+Runs live outside the repo (`$AUTOFINE_RUNS_DIR`, default `~/autofine-runs`); only the exported ONNX is
+committed.
 """
 
 from __future__ import annotations

@@ -366,13 +366,18 @@ def export_onnx(
     The export carries ultralytics' metadata (names, imgsz, stride), which autofine's YOLO detector reads.
     Needs the `train` extra; `.pt` names that are not local files are downloaded by ultralytics when online.
     """
+    source = Path(source)
+    local = source.suffix in (".yaml", ".yml") or source.is_file()
+    if local:  # nothing to download: keep ultralytics from phoning home or fetching fonts
+        from models.training.offline import prepare_offline_ultralytics
+
+        prepare_offline_ultralytics()
     try:
         from ultralytics import YOLO
     except ImportError:
         raise UserError("exporting needs ultralytics: pip install 'autofine[train]'") from None
-    source = Path(source)
     with tempfile.TemporaryDirectory(prefix="autofine-export-") as tmp:
-        if source.suffix in (".yaml", ".yml") or source.is_file():
+        if local:
             model = YOLO(str(source), task="detect")
         else:  # an ultralytics asset name such as yolo11n.pt: download next to where it will be cached
             source.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,73 @@
+"""`autofine models list|fetch|export`: the model registry from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Model registry: list, fetch and export detectors.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_models() -> None:
+    """Registered models: family, classes, input size, licence, and whether each is ready to run here."""
+    from models.registry import cached, entries
+
+    table = Table("id", "family", "classes", "input", "licence", "obtained by", "ready")
+    for entry in entries().values():
+        names = entry.class_names
+        classes = ", ".join(names) if len(names) <= 4 else f"{len(names)} (COCO)"
+        if entry.class_map:
+            classes += " → " + ", ".join(sorted({v for v in entry.class_map.values() if v}))
+        found = cached(entry)
+        table.add_row(
+            entry.id,
+            entry.family,
+            classes,
+            "x".join(map(str, entry.input_size)),
+            entry.licence,
+            entry.obtain.method,
+            str(found.path) if found else "no (fetched on first use)",
+        )
+    Console().print(table)
+
+
+@app.command("fetch")
+def fetch(
+    model_id: str = typer.Argument(..., help="Registry id, e.g. fall-yolov8s or yolox-nano."),
+    from_file: Path | None = typer.Option(
+        None, "--from", help="Use this local .onnx instead of downloading (its own sha256 is recorded)."
+    ),
+) -> None:
+    """Obtain a model into the cache (download, or copy a local file), verify it, print its path."""
+    from autofine.cli.detect import _show_progress_logs
+    from models.registry import add_local_file, obtain
+    from vision.detectors import load_detector
+
+    _show_progress_logs()
+    obtained = add_local_file(model_id, from_file) if from_file else obtain(model_id)
+    load_detector(model_id)  # proves it loads: metadata, classes, input shape
+    typer.echo(f"{obtained.path} sha256 {obtained.sha256}")
+
+
+@app.command("export")
+def export(
+    source: str = typer.Argument(
+        ..., help="Ultralytics weights (.pt, e.g. yolo11n.pt) or architecture (.yaml)."
+    ),
+    imgsz: int = typer.Option(640, "--imgsz", min=32, help="Export input size (square)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output .onnx path [default: ./<name>.onnx]."),
+    dynamic: bool = typer.Option(
+        False, "--dynamic", help="Dynamic batch axis (batched inference in one run)."
+    ),
+) -> None:
+    """Export an ultralytics model to ONNX with metadata (needs the train extra; downloads need internet)."""
+    from models.registry import export_onnx, sha256_of
+    from vision.detectors import load_detector
+
+    path = export_onnx(source, imgsz=imgsz, out=out, dynamic=dynamic)
+    detector = load_detector(path)
+    typer.echo(f"{path} sha256 {sha256_of(path)} classes {len(detector.names)} input {detector.input_size}")

@@ -27,11 +27,12 @@ def draw_detections(image: np.ndarray, detections: Detections, *, thickness: int
             label = f"#{detections.tracker_id[i]} {label}"
         (tw, th), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         top = max(y1 - th - baseline - 2, 0)
-        cv2.rectangle(canvas, (x1, top), (x1 + tw + 4, top + th + baseline + 2), colour, -1)
+        left = max(min(x1, canvas.shape[1] - tw - 4), 0)  # keep the label inside the frame
+        cv2.rectangle(canvas, (left, top), (left + tw + 4, top + th + baseline + 2), colour, -1)
         cv2.putText(
             canvas,
             label,
-            (x1 + 2, top + th + 1),
+            (left + 2, top + th + 1),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
             (255, 255, 255),

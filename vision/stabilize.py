@@ -47,7 +47,7 @@ class StabilizerConfig(BaseModel):
         default=0.1,
         gt=0,
         le=1,
-        description="Re-anchor the reference when the view moved by more than this fraction of the frame size.",
+        description="Re-anchor the reference when the view moved by more than this fraction of the frame.",
     )
     max_rotation_deg: float = Field(
         default=5.0,

@@ -70,8 +70,8 @@ class Stabilized:
     image: np.ndarray = field(repr=False)  # canvas in reference coordinates, same size as the frame
     to_reference: np.ndarray = field(repr=False)  # 3×3 homogeneous: frame pixel → reference pixel
     reset: bool  # True when the reference was restarted at this frame: earlier state no longer lines up
-    reanchor: np.ndarray | None = field(default=None, repr=False)  # 3×3 old reference → new reference
     inliers: int  # RANSAC inliers of the frame-to-frame fit (0 on a reset)
+    reanchor: np.ndarray | None = field(default=None, repr=False)  # 3×3 old reference → new reference
 
     def points_to_reference(self, points: np.ndarray) -> np.ndarray:
         return _apply(self.to_reference, points)

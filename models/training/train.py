@@ -31,10 +31,6 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("AUTOFINE_RUNS_DIR", Path.home() / "autofine-runs"))
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("AUTOFINE_CACHE_DIR", Path.home() / ".cache" / "autofine"))
-
-
 def dataset_names(data: Path) -> dict[int, str]:
     if not data.is_file():
         raise UserError(f"dataset file {data} not found; pass --data path/to/data.yaml (YOLO format)")
@@ -54,7 +50,7 @@ def bootstrap_checkpoint(kind: str, data: Path, imgsz: int, runs_dir: Path, onnx
     out = runs_dir / "bootstrap" / f"{kind}_bootstrap_{imgsz}.pt"
     if out.exists():
         return out
-    onnx_path = onnx_path or bootstrap.fetch_fall_onnx(cache_dir())
+    onnx_path = onnx_path or bootstrap.fall_onnx()
     images = bootstrap.calibration_images(data.parent, count=64)
     checkpoint, difference = bootstrap.build_bootstrap(onnx_path, dataset_names(data), images, imgsz, out)
     print(f"bootstrap: {checkpoint} (PyTorch vs ONNX max diff {difference:.2g})")

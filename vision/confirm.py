@@ -1,0 +1,186 @@
+"""Temporal confirmation: per-frame candidates → exactly one incident per person per violation.
+
+- Voting: a (violation type, track) is confirmed when at least N of the last M analysed frames had a
+  candidate for it with detector confidence ≥ `min_confidence`.
+- One incident per track per violation type: once confirmed, that track never confirms that type again.
+- Cooldown: a new confirmation whose box overlaps (IoU ≥ `overlap_iou`) a recent incident's last box within
+  `cooldown_s` is the same person re-found under a new track id, and is suppressed.
+- Incident id: derived from what was seen (camera, type, onset on the stream clock rounded to
+  `ONSET_ROUNDING_S`, coarse offender box), so a restarted pipeline on the same footage gives the same ids
+  whatever track ids the tracker hands out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from vision.detections import box_iou
+from vision.rules.base import Candidate
+from vision.scene import ConfirmConfig
+
+ONSET_ROUNDING_S = 2.0
+BOX_GRID_PX = 64
+
+
+@dataclass(frozen=True)
+class Vote:
+    frame_index: int
+    timestamp: datetime
+    xyxy: tuple[float, float, float, float]
+    detector_confidence: float
+    score: float
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One confirmed violation, before its evidence is built."""
+
+    incident_id: str
+    camera_id: str
+    violation_type: str
+    track_id: int
+    onset: datetime
+    confirmed_at: datetime
+    confirmed_frame_index: int
+    votes: tuple[Vote, ...]  # the voting frames, oldest first
+    zones: tuple[str, ...]
+    confidence: float
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_vote(self) -> Vote:
+        """The voting frame whose offender box the detector was surest of (used for the snapshot)."""
+        return max(self.votes, key=lambda v: (v.detector_confidence, v.frame_index))
+
+
+def incident_id_for(camera_id: str, violation_type: str, onset: datetime, xyxy: Iterable[float]) -> str:
+    """sha256 of what was seen → first 24 hex chars. Same footage ⇒ same id, across restarts."""
+    rounded = int(onset.timestamp() // ONSET_ROUNDING_S)
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    cell = (int(((x1 + x2) / 2) // BOX_GRID_PX), int(y2 // BOX_GRID_PX))  # foot point's grid cell
+    key = f"{camera_id}|{violation_type}|{rounded}|{cell[0]},{cell[1]}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+@dataclass
+class _Recent:
+    track_id: int
+    last_xyxy: tuple[float, float, float, float]
+    last_seen: datetime
+
+
+class Confirmer:
+    """Stateful for one camera. Call `update` once per analysed frame, with every rule's candidates."""
+
+    def __init__(self, camera_id: str, configs: Mapping[str, ConfirmConfig]) -> None:
+        self.camera_id = camera_id
+        self.configs = dict(configs)
+        self._windows: dict[tuple[str, int], deque[Vote | None]] = {}
+        self._confirmed: set[tuple[str, int]] = set()
+        self._recent: dict[str, list[_Recent]] = {}
+        self.suppressed = 0
+
+    def update(
+        self,
+        frame_index: int,
+        timestamp: datetime,
+        candidates: Iterable[Candidate],
+        live_boxes: Mapping[int, tuple[float, float, float, float]] | None = None,
+    ) -> list[Incident]:
+        """Record this frame's candidates; return the incidents confirmed by this frame.
+
+        `live_boxes` (track id → box in this frame) keeps recent incidents' last boxes current, so a
+        track lost later is compared with where it was last seen.
+        """
+        live_boxes = live_boxes or {}
+        self._refresh_recent(timestamp, live_boxes)
+        this_frame: dict[tuple[str, int], Candidate] = {}
+        for c in candidates:
+            key = (c.violation_type, c.track_id)
+            if key in self._confirmed:
+                continue
+            best = this_frame.get(key)
+            if best is None or c.score > best.score:
+                this_frame[key] = c
+        for key in this_frame:
+            if key not in self._windows:
+                self._windows[key] = deque(maxlen=self._config(key[0]).window)
+        confirmed: list[Incident] = []
+        for key, window in list(self._windows.items()):
+            cfg = self._config(key[0])
+            c = this_frame.get(key)
+            if c is not None and c.detector_confidence >= cfg.min_confidence:
+                window.append(Vote(frame_index, timestamp, c.xyxy, c.detector_confidence, c.score))
+            else:
+                window.append(None)
+            votes = [v for v in window if v is not None]
+            if not votes:
+                del self._windows[key]
+                continue
+            if len(votes) >= cfg.votes and c is not None:
+                del self._windows[key]
+                self._confirmed.add(key)
+                incident = self._incident(key, votes, c, frame_index, timestamp, cfg)
+                if incident is not None:
+                    confirmed.append(incident)
+        return confirmed
+
+    def _config(self, violation_type: str) -> ConfirmConfig:
+        return self.configs.get(violation_type) or ConfirmConfig()
+
+    def _refresh_recent(self, timestamp: datetime, live_boxes: Mapping[int, tuple[float, ...]]) -> None:
+        for vtype, recents in self._recent.items():
+            cooldown = self._config(vtype).cooldown_s
+            kept = []
+            for r in recents:
+                if r.track_id in live_boxes:
+                    r.last_xyxy = tuple(live_boxes[r.track_id])  # type: ignore[assignment]
+                    r.last_seen = timestamp
+                if (timestamp - r.last_seen).total_seconds() <= cooldown:
+                    kept.append(r)
+            self._recent[vtype] = kept
+
+    def _incident(
+        self,
+        key: tuple[str, int],
+        votes: list[Vote],
+        candidate: Candidate,
+        frame_index: int,
+        timestamp: datetime,
+        cfg: ConfirmConfig,
+    ) -> Incident | None:
+        vtype, track_id = key
+        recents = self._recent.setdefault(vtype, [])
+        boxes = np.array([votes[0].xyxy, votes[-1].xyxy], dtype=np.float64)
+        for r in recents:
+            if box_iou(boxes, np.array([r.last_xyxy])).max() >= cfg.overlap_iou:
+                self.suppressed += 1
+                r.track_id, r.last_xyxy, r.last_seen = (
+                    track_id,
+                    votes[-1].xyxy,
+                    timestamp,
+                )  # follow the new id
+                return None
+        recents.append(_Recent(track_id, votes[-1].xyxy, timestamp))
+        onset = votes[0].timestamp
+        confidence = float(np.mean([v.detector_confidence * v.score for v in votes]))
+        return Incident(
+            incident_id=incident_id_for(self.camera_id, vtype, onset, votes[0].xyxy),
+            camera_id=self.camera_id,
+            violation_type=vtype,
+            track_id=track_id,
+            onset=onset,
+            confirmed_at=timestamp,
+            confirmed_frame_index=frame_index,
+            votes=tuple(votes),
+            zones=candidate.zones,
+            confidence=min(1.0, max(0.0, confidence)),
+            details=dict(candidate.details),
+        )

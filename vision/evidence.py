@@ -1,0 +1,374 @@
+"""Evidence for each confirmed incident: snapshot JPEG, H.264 clip, and the `ViolationRecord` holding hashes.
+
+- `FrameBuffer` keeps the last seconds of analysed frames (with their tracked detections) for clips.
+- `EvidenceRecorder` holds confirmed incidents until their post-roll has been seen (or the stream ends),
+  then builds: the best voting frame as JPEG (offender box, zones, a visible "AI-detected" notice), a clip
+  from pre-roll before the onset to post-roll after confirmation encoded as browser-playable H.264 MP4
+  (yuv420p, PyAV's bundled libx264; the bytes hashed here are the bytes a reviewer plays), and the record.
+- Bystanders' heads are blurred in everything stored (vision/redaction.py); the record says what was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from autofine import __version__
+from autofine.contract import (
+    BoxAt,
+    EvidenceFile,
+    Location,
+    ModelInfo,
+    Redaction,
+    ViolationRecord,
+)
+from vision.confirm import Incident
+from vision.detections import Detections
+from vision.frame import Frame
+from vision.redaction import METHOD, redact_bystanders
+from vision.scene import CameraConfig, Scene
+
+AI_NOTICE = "AI-detected - pending human review"
+_ZONE_COLOURS = {
+    "road": (60, 60, 230),
+    "crosswalk": (230, 160, 40),
+    "no_smoking": (40, 40, 200),
+    "litter_watch": (40, 200, 200),
+}
+
+
+@dataclass(frozen=True)
+class BufferedFrame:
+    frame: Frame
+    detections: Detections  # tracked detections of this frame
+
+
+class FrameBuffer:
+    """The last `seconds` of analysed frames, oldest first."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._items: deque[BufferedFrame] = deque()
+
+    def add(self, frame: Frame, detections: Detections) -> None:
+        self._items.append(BufferedFrame(frame, detections))
+        cutoff = frame.timestamp - timedelta(seconds=self.seconds)
+        while self._items and self._items[0].frame.timestamp < cutoff:
+            self._items.popleft()
+
+    def between(self, start: datetime, end: datetime) -> list[BufferedFrame]:
+        return [b for b in self._items if start <= b.frame.timestamp <= end]
+
+    @property
+    def latest(self) -> datetime | None:
+        return self._items[-1].frame.timestamp if self._items else None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def draw_zones(image: np.ndarray, scene: Scene, alpha: float = 0.25) -> np.ndarray:
+    """Zones as translucent fills with outlines and their names."""
+    overlay = image.copy()
+    out = image.copy()
+    for kind, zones in scene.zones.items():
+        colour = _ZONE_COLOURS.get(kind, (200, 200, 200))
+        for zone in zones:
+            pts = zone.polygon.astype(np.int32)
+            cv2.fillPoly(overlay, [pts], colour)
+    cv2.addWeighted(overlay, alpha, out, 1 - alpha, 0, dst=out)
+    for kind, zones in scene.zones.items():
+        colour = _ZONE_COLOURS.get(kind, (200, 200, 200))
+        for zone in zones:
+            pts = zone.polygon.astype(np.int32)
+            cv2.polylines(out, [pts], True, colour, 2, cv2.LINE_AA)
+            x, y = pts.min(axis=0)
+            cv2.putText(
+                out,
+                zone.name,
+                (int(x) + 4, int(y) + 16),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.5,
+                colour,
+                1,
+                cv2.LINE_AA,
+            )
+    return out
+
+
+def draw_offender(image: np.ndarray, xyxy: tuple[float, ...], label: str) -> None:
+    x1, y1, x2, y2 = (int(round(v)) for v in xyxy)
+    cv2.rectangle(image, (x1, y1), (x2, y2), (0, 0, 255), 2, cv2.LINE_AA)
+    (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    ty = max(th + 4, y1)
+    cv2.rectangle(image, (x1, ty - th - 4), (x1 + tw + 4, ty), (0, 0, 255), -1)
+    cv2.putText(
+        image, label, (x1 + 2, ty - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA
+    )
+
+
+def draw_notice(image: np.ndarray, text: str) -> None:
+    """The visible AI notice (AI law art. 21) plus the time, bottom-left."""
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    h = image.shape[0]
+    cv2.rectangle(image, (0, h - th - 10), (tw + 10, h), (0, 0, 0), -1)
+    cv2.putText(image, text, (5, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def encode_h264(images: list[np.ndarray], path: Path, fps: float, crf: int = 26) -> None:
+    """Browser-playable MP4: H.264 (libx264 from the PyAV wheel), yuv420p, even size, faststart."""
+    import av
+
+    h, w = images[0].shape[:2]
+    w2, h2 = w - w % 2, h - h % 2
+    rate = Fraction(fps).limit_denominator(1000)
+    with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for image in images:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h2, :w2]), format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@dataclass
+class _Pending:
+    incident: Incident
+    due: datetime  # confirmed_at + post-roll
+
+
+class EvidenceRecorder:
+    """Buffers frames and confirmed incidents; `ready()` returns finished (record, files) pairs."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        scene: Scene,
+        model_info: ModelInfo,
+        work_dir: Path,
+        *,
+        fps: float,
+    ) -> None:
+        self.config = config
+        self.scene = scene
+        self.model_info = model_info
+        self.work_dir = Path(work_dir)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.fps = fps
+        ev = config.evidence
+        self.buffer = FrameBuffer(ev.max_clip_s + ev.pre_roll_s + ev.post_roll_s)
+        self.pending: list[_Pending] = []
+        self._config_hash = config.config_hash
+
+    def add_frame(self, frame: Frame, detections: Detections) -> None:
+        self.buffer.add(frame, detections)
+
+    def add_incident(self, incident: Incident) -> None:
+        due = incident.confirmed_at + timedelta(seconds=self.config.evidence.post_roll_s)
+        self.pending.append(_Pending(incident, due))
+
+    def ready(self, now: datetime) -> list[tuple[ViolationRecord, dict[str, Path]]]:
+        """Incidents whose post-roll has passed at stream time `now`."""
+        done = [p for p in self.pending if p.due <= now]
+        self.pending = [p for p in self.pending if p.due > now]
+        return [self.build(p.incident) for p in done]
+
+    def flush(self) -> list[tuple[ViolationRecord, dict[str, Path]]]:
+        """Everything still pending, with the frames there are (end of stream / stop)."""
+        done, self.pending = self.pending, []
+        return [self.build(p.incident) for p in done]
+
+    # ---------------------------------------------------------------- building
+
+    def build(self, incident: Incident) -> tuple[ViolationRecord, dict[str, Path]]:
+        ev = self.config.evidence
+        start = max(
+            incident.onset - timedelta(seconds=ev.pre_roll_s),
+            incident.confirmed_at + timedelta(seconds=ev.post_roll_s) - timedelta(seconds=ev.max_clip_s),
+        )
+        frames = self.buffer.between(start, incident.confirmed_at + timedelta(seconds=ev.post_roll_s))
+        offender_boxes = self._offender_boxes(incident, frames)
+        label = f"{incident.violation_type} #{incident.track_id}"
+        stem = incident.incident_id
+        files: dict[str, Path] = {}
+        regions_total = 0
+
+        best = incident.best_vote
+        best_frame = next((b for b in frames if b.frame.index == best.frame_index), None)
+        snap_path = self.work_dir / f"{stem}_snapshot.jpg"
+        if best_frame is not None:
+            snapshot, n = self._render(best_frame, incident, best.xyxy, label, zones=True)
+            regions_total += n
+            cv2.imwrite(str(snap_path), snapshot, [cv2.IMWRITE_JPEG_QUALITY, ev.jpeg_quality])
+            files[snap_path.name] = snap_path
+
+        clip_path = self.work_dir / f"{stem}_clip.mp4"
+        clip_images = []
+        for b in frames:
+            image, n = self._render(b, incident, offender_boxes.get(b.frame.index), label, zones=False)
+            regions_total += n
+            clip_images.append(image)
+        if clip_images:
+            encode_h264(clip_images, clip_path, self.fps, ev.clip_crf)
+            files[clip_path.name] = clip_path
+
+        evidence = [
+            EvidenceFile(
+                name=name,
+                kind="snapshot" if name.endswith(".jpg") else "clip",
+                media_type="image/jpeg" if name.endswith(".jpg") else "video/mp4",
+                sha256=sha256_file(path),
+                size=path.stat().st_size,
+            )
+            for name, path in files.items()
+        ]
+        record = ViolationRecord(
+            camera_id=self.config.camera_id,
+            incident_id=incident.incident_id,
+            violation_type=incident.violation_type,  # type: ignore[arg-type]
+            onset=incident.onset,
+            confirmed_at=incident.confirmed_at,
+            track_id=incident.track_id,
+            confidence=incident.confidence,
+            boxes=self._boxes_at(incident, frames, offender_boxes),
+            zones=list(incident.zones),
+            model=self.model_info,
+            config_hash=self._config_hash,
+            thresholds=self._thresholds(incident.violation_type),
+            software_version=__version__,
+            location=Location(**self.config.location.model_dump()),
+            redaction=Redaction(
+                method=METHOD if ev.redact_bystanders else "none",
+                regions=regions_total,
+                offender_kept_visible=True,
+                notes=(
+                    f"heads (upper {ev.head_fraction:.0%} of person boxes) of bystanders blurred in the "
+                    f"snapshot and in {len(clip_images)} clip frames; offender (track {incident.track_id}) "
+                    "kept visible"
+                    if ev.redact_bystanders
+                    else "redaction disabled in camera config"
+                ),
+            ),
+            evidence=evidence,
+        )
+        return record, files
+
+    def _render(
+        self,
+        item: BufferedFrame,
+        incident: Incident,
+        offender_xyxy: tuple[float, float, float, float] | None,
+        label: str,
+        *,
+        zones: bool,
+    ) -> tuple[np.ndarray, int]:
+        ev = self.config.evidence
+        image = item.frame.image
+        regions = 0
+        if ev.redact_bystanders:
+            result = redact_bystanders(
+                image,
+                item.detections,
+                person_class=self.config.detection.person_class,
+                offender_track_id=incident.track_id,
+                offender_xyxy=offender_xyxy,
+                head_fraction=ev.head_fraction,
+            )
+            image, regions = result.image, len(result.regions)
+        else:
+            image = image.copy()
+        if zones:
+            image = draw_zones(image, self.scene)
+        if offender_xyxy is not None:
+            draw_offender(image, offender_xyxy, label)
+        stamp = item.frame.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-4] + "Z"
+        draw_notice(image, f"{self.config.camera_id}  {stamp}  {AI_NOTICE}")
+        return image, regions
+
+    @staticmethod
+    def _offender_boxes(
+        incident: Incident, frames: list[BufferedFrame]
+    ) -> dict[int, tuple[float, float, float, float]]:
+        boxes: dict[int, tuple[float, float, float, float]] = {}
+        for b in frames:
+            ids = b.detections.tracker_id
+            if ids is None:
+                continue
+            rows = np.flatnonzero(ids == incident.track_id)
+            if len(rows):
+                boxes[b.frame.index] = tuple(float(v) for v in b.detections.xyxy[rows[0]])  # type: ignore[assignment]
+        for v in incident.votes:
+            boxes.setdefault(v.frame_index, v.xyxy)
+        return boxes
+
+    @staticmethod
+    def _boxes_at(
+        incident: Incident, frames: list[BufferedFrame], offender_boxes: Mapping[int, tuple[float, ...]]
+    ) -> list[BoxAt]:
+        votes = {v.frame_index: v for v in incident.votes}
+        out = []
+        for b in frames:
+            box = offender_boxes.get(b.frame.index)
+            if box is None:
+                continue
+            vote = votes.get(b.frame.index)
+            if vote is not None:
+                conf = vote.detector_confidence
+            else:
+                ids = b.detections.tracker_id
+                rows = np.flatnonzero(ids == incident.track_id) if ids is not None else []
+                conf = float(b.detections.confidence[rows[0]]) if len(rows) else 0.0
+            out.append(
+                BoxAt(
+                    frame_index=b.frame.index,
+                    timestamp=b.frame.timestamp,
+                    xyxy=tuple(float(v) for v in box),  # type: ignore[arg-type]
+                    confidence=min(1.0, max(0.0, conf)),
+                    rule_score=vote.score if vote is not None else 0.0,
+                )
+            )
+        if not out:  # frames already left the buffer: keep at least the votes
+            out = [
+                BoxAt(
+                    frame_index=v.frame_index,
+                    timestamp=v.timestamp,
+                    xyxy=v.xyxy,
+                    confidence=v.detector_confidence,
+                    rule_score=v.score,
+                )
+                for v in incident.votes
+            ]
+        return out
+
+    def _thresholds(self, violation_type: str) -> dict[str, float]:
+        section = getattr(self.config.rules, violation_type, None)
+        if section is None:
+            return {}
+        flat: dict[str, float] = {"detection.min_confidence": self.config.detection.min_confidence}
+        for key, value in section.model_dump().items():
+            if isinstance(value, dict):
+                for sub, v in value.items():
+                    if isinstance(v, int | float) and not isinstance(v, bool):
+                        flat[f"{key}.{sub}"] = float(v)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                flat[key] = float(value)
+        return flat

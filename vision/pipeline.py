@@ -1,0 +1,231 @@
+"""One camera's pipeline: the only place that knows the stage order.
+
+    source → detector → tracker → rules → confirmation → evidence → sinks
+
+`CameraPipeline` is a plain object: `process(frame)` for one frame (a for loop, a thread, a Ray actor all
+call it the same way), `run()` to drain its source, `flush()` to finish pending evidence at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autofine.contract import ModelInfo, ViolationRecord
+from autofine.errors import UserError
+from vision.confirm import Confirmer
+from vision.detectors.base import Detector
+from vision.evidence import EvidenceRecorder
+from vision.frame import Frame
+from vision.rules import build_rules
+from vision.rules.base import Observation, Rule
+from vision.scene import CameraConfig, PedestrianSignal, Scene, zones_outside_frame
+from vision.sinks import ViolationSink
+from vision.sources import FrameSource, open_source
+from vision.tracking import Tracker, TrackerSettings
+
+log = logging.getLogger(__name__)
+STAGES = ("decode", "detect", "track", "rules", "confirm", "evidence", "emit")
+
+
+@dataclass
+class PipelineStats:
+    """Counts and per-stage wall time (seconds, summed over frames)."""
+
+    frames: int = 0
+    candidates: int = 0
+    incidents: int = 0
+    suppressed: int = 0
+    violations: Counter[str] = field(default_factory=Counter)
+    stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    wall_s: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+    def per_frame_ms(self) -> dict[str, float]:
+        n = max(self.frames, 1)
+        return {k: 1000 * v / n for k, v in self.stage_s.items()}
+
+    @contextmanager
+    def timed(self, stage: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_s[stage] += time.perf_counter() - t0
+
+
+class CameraPipeline:
+    def __init__(
+        self,
+        config: CameraConfig,
+        detector: Detector,
+        sinks: Sequence[ViolationSink],
+        *,
+        source: FrameSource | None = None,
+        rules: Sequence[Rule] | None = None,
+        model_info: ModelInfo | None = None,
+        work_dir: str | Path | None = None,
+    ) -> None:
+        self.config = config
+        self.detector = detector
+        self.sinks = list(sinks)
+        self._source = source
+        self.scene = Scene(config.zones)
+        self.rules = list(rules) if rules is not None else build_rules(config, self.scene)
+        self.signal = PedestrianSignal(config.signal) if config.signal else None
+        info = model_info or getattr(detector, "model_info", None)
+        if info is None:
+            raise ValueError("detector has no model_info; pass model_info=")
+        self.model_info: ModelInfo = info
+        self.stats = PipelineStats()
+        self._own_work_dir = work_dir is None
+        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="autofine-evidence-"))
+        self._fps = self._analysis_fps()
+        self.tracker = Tracker(
+            TrackerSettings(
+                fps=self._fps,
+                lost_track_s=config.tracker.lost_track_s,
+                activation_confidence=config.tracker.activation_confidence,
+                high_confidence=config.tracker.high_confidence,
+                min_iou=config.tracker.min_iou,
+                history_s=config.tracker.history_s,
+                person_class=config.detection.person_class,
+            )
+        )
+        confirm_configs = {
+            name: getattr(config.rules, name).confirm for name in type(config.rules).model_fields
+        }
+        self.confirmer = Confirmer(config.camera_id, confirm_configs)
+        self.recorder = EvidenceRecorder(config, self.scene, self.model_info, self.work_dir, fps=self._fps)
+        self._checked_size = False
+        self._stop = threading.Event()
+
+    @property
+    def source(self) -> FrameSource:
+        if self._source is None:
+            self._source = open_source(self.config)
+        return self._source
+
+    def _analysis_fps(self) -> float:
+        nominal = self._source.nominal_fps if self._source is not None else None
+        return float(nominal or self.config.analysis_fps or 5.0)
+
+    # ---------------------------------------------------------------- one frame
+
+    def process(self, frame: Frame) -> list[ViolationRecord]:
+        """Run every stage on one analysed frame; return the violations emitted (post-roll complete)."""
+        if not self._checked_size:
+            self._check_frame_size(frame)
+        stats = self.stats
+        stats.frames += 1
+        with stats.timed("detect"):
+            detections = self.detector.detect(frame.image)
+            if len(detections):
+                detections = detections[detections.confidence >= self.config.detection.min_confidence]
+        with stats.timed("track"):
+            detections, tracks = self.tracker.update(frame.index, frame.timestamp, detections)
+        with stats.timed("rules"):
+            signal_red = self.signal.is_red(frame.timestamp, frame.image) if self.signal else None
+            observation = Observation(
+                frame=frame, detections=detections, tracks=tracks, signal_red=signal_red
+            )
+            candidates = [c for rule in self.rules for c in rule.evaluate(observation)]
+            stats.candidates += len(candidates)
+        with stats.timed("confirm"):
+            live = {tid: t.last.xyxy for tid, t in tracks.items() if t.last.frame_index == frame.index}
+            incidents = self.confirmer.update(frame.index, frame.timestamp, candidates, live)
+            stats.incidents += len(incidents)
+            stats.suppressed = self.confirmer.suppressed
+        with stats.timed("evidence"):
+            self.recorder.add_frame(frame, detections)
+            for incident in incidents:
+                self.recorder.add_incident(incident)
+            finished = self.recorder.ready(frame.timestamp)
+        return self._emit(finished)
+
+    def flush(self) -> list[ViolationRecord]:
+        """Build and emit every pending incident with the frames buffered so far (end of stream, Ctrl-C)."""
+        with self.stats.timed("evidence"):
+            finished = self.recorder.flush()
+        return self._emit(finished)
+
+    def _emit(self, finished: list[tuple[ViolationRecord, dict[str, Path]]]) -> list[ViolationRecord]:
+        records = []
+        with self.stats.timed("emit"):
+            for record, files in finished:
+                for sink in self.sinks:
+                    try:
+                        sink.emit(record, files)
+                    except Exception:
+                        log.exception(
+                            "sink %s failed for incident %s", type(sink).__name__, record.incident_id
+                        )
+                for path in files.values():
+                    path.unlink(missing_ok=True)
+                self.stats.violations[record.violation_type] += 1
+                records.append(record)
+        return records
+
+    def _check_frame_size(self, frame: Frame) -> None:
+        self._checked_size = True
+        problem = zones_outside_frame(self.config.zones, frame.width, frame.height)
+        if problem:
+            raise UserError(f"camera {self.config.camera_id}: {problem}")
+        if self.config.frame_size and tuple(self.config.frame_size) != (frame.width, frame.height):
+            raise UserError(
+                f"camera {self.config.camera_id}: frames are {frame.width}x{frame.height}, config says "
+                f"{self.config.frame_size[0]}x{self.config.frame_size[1]}; "
+                "fix frame_size and redraw the zones"
+            )
+
+    # ---------------------------------------------------------------- whole source
+
+    def stop(self) -> None:
+        """Ask `run()` to stop after the current frame (thread-safe)."""
+        self._stop.set()
+        if self._source is not None:
+            self._source.stop()
+
+    def run(
+        self,
+        *,
+        max_frames: int | None = None,
+        on_frame: Callable[[Frame, list[ViolationRecord]], None] | None = None,
+    ) -> PipelineStats:
+        """Process the source until it ends, `max_frames` analysed frames, `stop()` or Ctrl-C; then flush."""
+        t0 = time.perf_counter()
+        iterator = iter(self.source)
+        try:
+            while not self._stop.is_set():
+                if max_frames is not None and self.stats.frames >= max_frames:
+                    break
+                with self.stats.timed("decode"):
+                    frame = next(iterator, None)
+                if frame is None:
+                    break
+                records = self.process(frame)
+                if on_frame is not None:
+                    on_frame(frame, records)
+        finally:
+            self.source.stop()
+            try:
+                self.flush()
+            finally:
+                self.stats.wall_s += time.perf_counter() - t0
+                self.close()
+        return self.stats
+
+    def close(self) -> None:
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)

@@ -1,0 +1,123 @@
+"""Review queue: list and filter cases, open (claim) one, decide it, attach the identified subject."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from api import cases
+from api.models import CaseDetail, CaseStatus, DecisionCreate, DecisionPublic, FinePublic, FinesPublic
+from api.policy import OVERRIDE_REASONS, REJECT_REASONS
+from api.security import CurrentReviewer, SessionDep
+from autofine.contract import ViolationType
+
+router = APIRouter(prefix="/api/v1/review", tags=["review"])
+
+
+class DecisionResult(BaseModel):
+    fine: FinePublic
+    decision: DecisionPublic
+
+
+class SubjectAttach(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    national_id: str = Field(min_length=1, max_length=32, description="IIN looked up in the subject registry")
+    basis: str = Field(min_length=1, max_length=1000, description="How the person was identified")
+
+
+class ReasonCodes(BaseModel):
+    reject: dict[str, str]
+    override: dict[str, str]
+
+
+def _public(session, fine_id: int) -> FinePublic:
+    return cases.case_detail(session, fine_id).fine
+
+
+@router.get("/reasons", response_model=ReasonCodes)
+def reason_codes(_: CurrentReviewer) -> ReasonCodes:
+    return ReasonCodes(reject=REJECT_REASONS, override=OVERRIDE_REASONS)
+
+
+@router.get("/cases", response_model=FinesPublic)
+def list_queue(
+    session: SessionDep,
+    _: CurrentReviewer,
+    status: Annotated[list[CaseStatus] | None, Query(description="Default: pending_review")] = None,
+    violation_type: ViolationType | None = None,
+    camera_id: Annotated[str | None, Query(max_length=64)] = None,
+    onset_from: datetime | None = None,
+    onset_to: datetime | None = None,
+    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    sort: cases.SortKey = "onset",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> FinesPublic:
+    query = cases.CaseFilter(
+        statuses=tuple(status) if status else (CaseStatus.pending_review,),
+        violation_type=violation_type,
+        camera_id=camera_id,
+        onset_from=onset_from,
+        onset_to=onset_to,
+        min_confidence=min_confidence,
+        max_confidence=max_confidence,
+        sort=sort,
+        offset=offset,
+        limit=limit,
+    )
+    data, count = cases.list_cases(session, query)
+    return FinesPublic(data=data, count=count)
+
+
+@router.get("/cases/{fine_id}", response_model=CaseDetail)
+def get_case(fine_id: int, session: SessionDep, _: CurrentReviewer) -> CaseDetail:
+    return cases.case_detail(session, fine_id)
+
+
+@router.post("/cases/{fine_id}/claim", response_model=FinePublic)
+def claim_case(fine_id: int, request: Request, session: SessionDep, reviewer: CurrentReviewer) -> FinePublic:
+    lease = request.app.state.settings.claim_lease_seconds
+    cases.claim(session, fine_id=fine_id, reviewer=reviewer, lease_seconds=lease)
+    return _public(session, fine_id)
+
+
+@router.post("/cases/{fine_id}/release", response_model=FinePublic)
+def release_case(fine_id: int, session: SessionDep, reviewer: CurrentReviewer) -> FinePublic:
+    cases.release(session, fine_id=fine_id, reviewer=reviewer)
+    return _public(session, fine_id)
+
+
+@router.post("/cases/{fine_id}/decision", response_model=DecisionResult)
+def decide_case(
+    fine_id: int, body: DecisionCreate, request: Request, session: SessionDep, reviewer: CurrentReviewer
+) -> DecisionResult:
+    state = request.app.state
+    fine, decision = cases.decide(
+        session, fine_id=fine_id, reviewer=reviewer, decision=body, schedule=state.schedule
+    )
+    state.metrics.decisions.labels(decision.action).inc()
+    if decision.claimed_at is not None:
+        state.metrics.decision_latency.observe((decision.decided_at - decision.claimed_at).total_seconds())
+    return DecisionResult(
+        fine=_public(session, fine_id), decision=DecisionPublic.model_validate(decision, from_attributes=True)
+    )
+
+
+@router.post("/cases/{fine_id}/subject", response_model=FinePublic)
+def attach_subject(
+    fine_id: int, body: SubjectAttach, request: Request, session: SessionDep, reviewer: CurrentReviewer
+) -> FinePublic:
+    cases.attach_subject(
+        session,
+        fine_id=fine_id,
+        actor=reviewer,
+        national_id=body.national_id,
+        basis=body.basis,
+        registry=request.app.state.subject_registry,
+        schedule=request.app.state.schedule,
+    )
+    return _public(session, fine_id)

@@ -115,6 +115,37 @@ def train(
     return TrainResult(kind=kind, run_dir=run_dir, best=best)
 
 
+def export_trained(result: TrainResult, imgsz: int, models_dir: Path | None = None) -> tuple[Path, str]:
+    """Export the best checkpoint to `models/<kind>.onnx` and record its sha256 in the registry entry."""
+    from models.registry import MODELS_DIR
+    from models.training.export import export_onnx, sha256_of
+
+    out = (models_dir or MODELS_DIR) / f"{result.kind}.onnx"
+    export_onnx(result.best, out, imgsz, {"autofine_model": result.kind, "trained_from": result.best.name})
+    digest = sha256_of(out)
+    if out.stat().st_size > 25 * 1024 * 1024:
+        raise UserError(f"{out} is {out.stat().st_size / 2**20:.1f} MB, over the 25 MB the repository allows")
+    record_sha256(result.kind, digest)
+    return out, digest
+
+
+def record_sha256(model_id: str, digest: str, registry_file: Path | None = None) -> bool:
+    """Replace the `sha256:` line of `model_id`'s block in registry.yaml (comments kept). False if absent."""
+    import re
+
+    from models.registry import REGISTRY_FILE
+
+    registry_file = registry_file or REGISTRY_FILE
+    text = registry_file.read_text()
+    block = re.search(rf"(?ms)^{re.escape(model_id)}:\n(.*?)(?=^\S|\Z)", text)
+    if block is None or not re.search(r"(?m)^  sha256: [0-9a-f]{64}$", block.group(1)):
+        print(f"registry: no {model_id!r} entry with a sha256 line; add one with sha256 {digest}")
+        return False
+    new_block = re.sub(r"(?m)^  sha256: [0-9a-f]{64}$", f"  sha256: {digest}", block.group(1), count=1)
+    registry_file.write_text(text[: block.start(1)] + new_block + text[block.end(1) :])
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=MODEL_KINDS)
@@ -127,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--runs-dir", type=Path, default=None)
     parser.add_argument("--bootstrap-onnx", type=Path, default=None)
+    parser.add_argument("--no-export", action="store_true", help="train only; skip the ONNX export")
     args = parser.parse_args(argv)
     result = train(
         args.kind,
@@ -141,6 +173,9 @@ def main(argv: list[str] | None = None) -> None:
         bootstrap_onnx=args.bootstrap_onnx,
     )
     print(f"best checkpoint: {result.best}")
+    if not args.no_export:
+        out, digest = export_trained(result, args.imgsz)
+        print(f"exported {out} (sha256 {digest})")
 
 
 if __name__ == "__main__":

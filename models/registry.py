@@ -11,6 +11,7 @@ cache dir (`AUTOFINE_CACHE_DIR` or `~/.cache/autofine`, under `models/<id>/`) an
 
 A user may also hand in a local file for an entry (`path=`): it is accepted and its own sha256 recorded; when
 that differs from the official one the version gets a `+local` suffix so audit records show it.
+`AUTOFINE_OFFLINE=1` turns every download off (only the cache and local files are used).
 """
 
 from __future__ import annotations
@@ -136,6 +137,11 @@ def get_entry(model_id: str) -> ModelEntry:
     return known[model_id]
 
 
+def offline() -> bool:
+    """`AUTOFINE_OFFLINE=1`: never download a model (air-gapped sites); only the cache and local files."""
+    return os.environ.get("AUTOFINE_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("AUTOFINE_CACHE_DIR") or Path.home() / ".cache" / "autofine").expanduser()
 
@@ -196,8 +202,12 @@ def obtain(
     found = cached(entry)
     if found is not None:
         return found
-    if not download:
-        raise UserError(f"model {model_id!r} is not in the cache; run 'autofine models fetch {model_id}'")
+    if not download or offline():
+        why = "downloads are off (AUTOFINE_OFFLINE=1)" if download else "downloads were not allowed"
+        raise UserError(
+            f"model {model_id!r} is not in the cache and {why}; "
+            f"run 'autofine models fetch {model_id}' (or '--from FILE') first"
+        )
     target = cached_path(entry)
     target.parent.mkdir(parents=True, exist_ok=True)
     method = entry.obtain.method

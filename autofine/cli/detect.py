@@ -61,6 +61,7 @@ def detect(
     source = source.expanduser()
     if not source.exists():
         raise UserError(f"source {source} does not exist; give a video file, an image or a folder of images")
+    frames, total, fps, size = _open(source)  # bad input fails before any model is fetched or loaded
     provider_list = [p for p in providers.split(",") if p.strip()] if providers else None
     detector = load_detector(
         model, path=model_path, providers=provider_list, threads=threads, conf=conf, iou=iou
@@ -70,7 +71,6 @@ def detect(
 
     out_dir = (out or Path("runs") / "detect" / source.stem).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
-    frames, total, fps, size = _open(source)
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
     writer = _VideoWriter(out_dir / ANNOTATED_VIDEO, fps, size) if source.is_file() and size else None

@@ -26,7 +26,7 @@ from vision.rules.base import Candidate
 from vision.scene import ConfirmConfig
 
 ONSET_ROUNDING_S = 2.0
-BOX_GRID_PX = 64
+BOX_GRID_PX = 32
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,20 @@ class Incident:
         return max(self.votes, key=lambda v: (v.detector_confidence, v.frame_index))
 
 
-def incident_id_for(camera_id: str, violation_type: str, onset: datetime, xyxy: Iterable[float]) -> str:
-    """sha256 of what was seen → first 24 hex chars. Same footage ⇒ same id, across restarts."""
+def incident_id_for(
+    camera_id: str, violation_type: str, onset: datetime, xyxy: Iterable[float], ordinal: int = 0
+) -> str:
+    """sha256 of what was seen → first 24 hex chars. Same footage ⇒ same id, across restarts.
+
+    `ordinal` separates two incidents that would otherwise share an id (two people walking side by side
+    whose coarse boxes fall in the same cells within the same rounded second): the n-th such incident of a
+    run gets ordinal n, which is again deterministic for the same footage.
+    """
     rounded = int(onset.timestamp() // ONSET_ROUNDING_S)
-    x1, y1, x2, y2 = (float(v) for v in xyxy)
-    cell = (int(((x1 + x2) / 2) // BOX_GRID_PX), int(y2 // BOX_GRID_PX))  # foot point's grid cell
-    key = f"{camera_id}|{violation_type}|{rounded}|{cell[0]},{cell[1]}"
+    cells = ",".join(str(int(float(v) // BOX_GRID_PX)) for v in xyxy)
+    key = f"{camera_id}|{violation_type}|{rounded}|{cells}"
+    if ordinal:
+        key += f"|{ordinal}"
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
@@ -86,6 +94,7 @@ class Confirmer:
         self._confirmed: set[tuple[str, int]] = set()
         self._recent: dict[str, list[_Recent]] = {}
         self.suppressed = 0
+        self._issued: set[str] = set()
 
     def update(
         self,
@@ -171,8 +180,14 @@ class Confirmer:
         recents.append(_Recent(track_id, votes[-1].xyxy, timestamp))
         onset = votes[0].timestamp
         confidence = float(np.mean([v.detector_confidence * v.score for v in votes]))
+        ordinal = 0
+        incident_id = incident_id_for(self.camera_id, vtype, onset, votes[0].xyxy)
+        while incident_id in self._issued:
+            ordinal += 1
+            incident_id = incident_id_for(self.camera_id, vtype, onset, votes[0].xyxy, ordinal)
+        self._issued.add(incident_id)
         return Incident(
-            incident_id=incident_id_for(self.camera_id, vtype, onset, votes[0].xyxy),
+            incident_id=incident_id,
             camera_id=self.camera_id,
             violation_type=vtype,
             track_id=track_id,

@@ -205,6 +205,7 @@ class CameraPipeline:
     ) -> PipelineStats:
         """Process the source until it ends, `max_frames` analysed frames, `stop()` or Ctrl-C; then flush."""
         t0 = time.perf_counter()
+        wall_before = self.stats.wall_s
         iterator = iter(self.source)
         try:
             while not self._stop.is_set():
@@ -215,6 +216,7 @@ class CameraPipeline:
                 if frame is None:
                     break
                 records = self.process(frame)
+                self.stats.wall_s = wall_before + time.perf_counter() - t0
                 if on_frame is not None:
                     on_frame(frame, records)
         finally:
@@ -222,7 +224,7 @@ class CameraPipeline:
             try:
                 self.flush()
             finally:
-                self.stats.wall_s += time.perf_counter() - t0
+                self.stats.wall_s = wall_before + time.perf_counter() - t0
                 self.close()
         return self.stats
 

@@ -1,0 +1,144 @@
+"""`autofine run --camera CAMERA.yaml`: run one camera's pipeline over its source.
+
+Writes `violations.jsonl` + `evidence/<incident_id>/` into the output folder (and to the fine service when the
+camera config has a `delivery` section). Ctrl-C stops cleanly: pending incidents are finished with the
+frames already seen, and everything written stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from autofine.errors import UserError
+
+
+def run(
+    camera: Path = typer.Option(..., "--camera", "-c", help="Camera config YAML (e.g. cameras/vtest.yaml)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder [default: runs/<camera_id>]."),
+    max_frames: int | None = typer.Option(
+        None, "--max-frames", min=1, help="Stop after this many analysed frames."
+    ),
+    model: str | None = typer.Option(None, "--model", "-m", help="Override the config's model id."),
+    model_path: Path | None = typer.Option(
+        None, "--model-path", help="Override the config's model file (.onnx)."
+    ),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="onnxruntime intra-op threads."),
+) -> None:
+    """Detect, track, apply the camera's rules and write confirmed violations with evidence."""
+    from vision.detectors import load_detector
+    from vision.pipeline import CameraPipeline
+    from vision.scene import load_camera_config
+    from vision.sinks import DirectorySink
+    from vision.sources import VideoFileSource, open_source
+
+    _show_logs()
+    console = Console(stderr=True)
+    config = load_camera_config(camera)
+    updates: dict[str, object] = {}
+    if model is not None:
+        updates["model"] = model
+        updates["model_path"] = None
+    if model_path is not None:
+        updates["model_path"] = model_path
+    if updates:
+        config = config.model_copy(update=updates)
+    source = open_source(config)  # a bad source fails before a model is fetched
+    detector = load_detector(config.model, path=config.model_path, threads=threads)
+    out_dir = out or Path("runs") / config.camera_id
+    directory = DirectorySink(out_dir)
+    sinks: list = [directory, *_delivery_sinks(config)]
+    pipeline = CameraPipeline(config, detector, sinks, source=source)
+    info = detector.model_info
+    console.print(
+        f"camera [bold]{config.camera_id}[/] ← {config.source}; model {info.id} {info.version} "
+        f"(sha256 {info.sha256[:12]}…); config {config.config_hash[:12]}…; out {out_dir}"
+    )
+
+    total = None
+    if isinstance(source, VideoFileSource) and source.frame_count:
+        total = -(-source.frame_count // source.step)
+    if max_frames is not None:
+        total = min(total, max_frames) if total else max_frames
+
+    interrupted = False
+
+    def _interrupt(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        if interrupted:  # a second Ctrl-C: give up waiting
+            raise KeyboardInterrupt
+        interrupted = True
+        console.print("[yellow]stopping: finishing pending evidence (Ctrl-C again to abort)…[/]")
+        pipeline.stop()
+
+    previous = signal.signal(signal.SIGINT, _interrupt)
+    try:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("frames", total=total, status="")
+
+            def on_frame(frame, records) -> None:  # noqa: ANN001
+                for record in records:
+                    progress.console.print(
+                        f"  {record.violation_type} track {record.track_id} at {record.onset:%H:%M:%S} "
+                        f"→ {record.incident_id}"
+                    )
+                found = sum(pipeline.stats.violations.values())
+                progress.update(task, advance=1, status=f"{found} violations, {pipeline.stats.fps:.1f} fps")
+
+            stats = pipeline.run(max_frames=max_frames, on_frame=on_frame)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for sink in sinks[1:]:
+            close = getattr(sink, "close", None)
+            if close is not None:
+                close()
+
+    table = Table(
+        title=f"{config.camera_id}: {stats.frames} frames in {stats.wall_s:.1f} s ({stats.fps:.1f} fps)"
+    )
+    table.add_column("violation")
+    table.add_column("count", justify="right")
+    for vtype, count in sorted(stats.violations.items()):
+        table.add_row(vtype, str(count))
+    table.add_row("total", str(sum(stats.violations.values())))
+    console.print(table)
+    per_frame = ", ".join(f"{k} {v:.1f}" for k, v in stats.per_frame_ms().items())
+    console.print(f"ms per analysed frame: {per_frame}")
+    console.print(f"written: {directory.jsonl_path} ({directory.emitted} new) and {out_dir / 'evidence'}")
+    if interrupted:
+        console.print("[yellow]stopped by Ctrl-C; everything above is kept[/]")
+
+
+def _delivery_sinks(config) -> list:  # noqa: ANN001
+    """The outbox sink when the camera config has `delivery` (vision/outbox.py builds it)."""
+    if config.delivery is None:
+        return []
+    from vision import outbox
+
+    factory = getattr(outbox, "sink_for_delivery", None)
+    if factory is None:
+        raise UserError("camera config has 'delivery' but this build cannot deliver yet; remove the section")
+    return [factory(config.delivery, camera_id=config.camera_id)]
+
+
+def _show_logs() -> None:
+    logger = logging.getLogger("autofine")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

@@ -71,3 +71,54 @@ def export(
     path = export_onnx(source, imgsz=imgsz, out=out, dynamic=dynamic)
     detector = load_detector(path)
     typer.echo(f"{path} sha256 {sha256_of(path)} classes {len(detector.names)} input {detector.input_size}")
+
+
+@app.command("train")
+def train(
+    kind: str = typer.Argument(..., help="Which model: cigarette or litter."),
+    data: Path = typer.Option(
+        ..., "--data", help="YOLO data.yaml, e.g. ../shared/datasets/cigarettes/data.yaml."
+    ),
+    epochs: int = typer.Option(30, "--epochs", min=1, help="Epochs (an upper bound when --hours is given)."),
+    imgsz: int = typer.Option(320, "--imgsz", min=64, help="Training and export input size (square)."),
+    batch: int = typer.Option(16, "--batch", min=1, help="Images per batch."),
+    freeze: int = typer.Option(
+        10, "--freeze", min=0, help="Freeze the first N layers (10 = backbone; 0 = none)."
+    ),
+    hours: float | None = typer.Option(
+        None, "--hours", min=0.01, help="Stop after this many hours (ultralytics)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run from its last.pt."),
+    runs_dir: Path | None = typer.Option(
+        None, "--runs-dir", help="Where runs go [default: $AUTOFINE_RUNS_DIR or ~/autofine-runs]."
+    ),
+    weights: str | None = typer.Option(
+        None,
+        "--weights",
+        help="Start from these ultralytics weights (e.g. yolo11n.pt, online) instead of the "
+        "offline bootstrap from the fall model.",
+    ),
+    device: str = typer.Option("cpu", "--device", help="Torch device: cpu, 0 (first GPU), ..."),
+    export: bool = typer.Option(True, "--export/--no-export", help="Export models/<kind>.onnx afterwards."),
+) -> None:
+    """Train the cigarette or litter detector (ultralytics), export ONNX with metadata, record its sha256."""
+    from models.training.train import export_trained
+    from models.training.train import train as run_training
+
+    result = run_training(
+        kind,
+        data,
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        freeze=freeze or None,
+        hours=hours,
+        resume=resume,
+        runs_dir=runs_dir,
+        base_weights=weights,
+        device=device,
+    )
+    typer.echo(f"best checkpoint: {result.best}")
+    if export:
+        out, digest = export_trained(result, imgsz)
+        typer.echo(f"{out} sha256 {digest}; evaluate: autofine eval detect --data {data} --model {out}")

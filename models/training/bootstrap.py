@@ -232,13 +232,13 @@ def build_bootstrap(
     return save_checkpoint(model, out_path, note), difference
 
 
-def calibration_images(dataset_dir: Path, count: int = 64, seed: int = 0) -> list[Path]:
-    """`count` training images picked reproducibly (sorted, then a seeded choice)."""
-    pool = sorted(
-        p for p in (dataset_dir / "images" / "train").iterdir() if p.suffix.lower() in {".jpg", ".png"}
-    )
+def calibration_images(images_dir: Path, count: int = 64, seed: int = 0) -> list[Path]:
+    """`count` images of `images_dir` picked reproducibly (sorted, then a seeded choice)."""
+    if not images_dir.is_dir():
+        raise UserError(f"images folder {images_dir} does not exist")
+    pool = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     if not pool:
-        raise UserError(f"no training images under {dataset_dir / 'images' / 'train'}")
+        raise UserError(f"no .jpg/.png images in {images_dir}")
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(pool), size=min(count, len(pool)), replace=False)
     return [pool[i] for i in sorted(picked)]

@@ -43,6 +43,22 @@ def dataset_names(data: Path) -> dict[int, str]:
     return {int(k): str(v) for k, v in names.items()}
 
 
+def train_images_dir(data: Path) -> Path:
+    """The training images folder a YOLO data.yaml names (`path:` + `train:`, relative to the yaml)."""
+    spec = yaml.safe_load(data.read_text())
+    root = Path(spec.get("path") or data.parent)
+    root = root if root.is_absolute() else data.parent / root
+    train = spec.get("train")
+    if not isinstance(train, str):
+        raise UserError(f"{data} has no single `train:` folder; point it at the training images")
+    folder = Path(train) if Path(train).is_absolute() else root / train
+    if not folder.is_dir():
+        raise UserError(
+            f"training images folder {folder} (from {data}) does not exist; fix `train:` in {data}"
+        )
+    return folder
+
+
 def bootstrap_checkpoint(kind: str, data: Path, imgsz: int, runs_dir: Path, onnx_path: Path | None) -> Path:
     """Build (once) the calibrated bootstrap for this dataset; see `bootstrap.py`."""
     from models.training import bootstrap
@@ -51,7 +67,7 @@ def bootstrap_checkpoint(kind: str, data: Path, imgsz: int, runs_dir: Path, onnx
     if out.exists():
         return out
     onnx_path = onnx_path or bootstrap.fall_onnx()
-    images = bootstrap.calibration_images(data.parent, count=64)
+    images = bootstrap.calibration_images(train_images_dir(data), count=64)
     checkpoint, difference = bootstrap.build_bootstrap(onnx_path, dataset_names(data), images, imgsz, out)
     print(f"bootstrap: {checkpoint} (PyTorch vs ONNX max diff {difference:.2g})")
     return checkpoint
@@ -76,10 +92,14 @@ def train(
     """Train `kind` on `data`; `base_weights` (e.g. `yolo11n.pt`, online) skips the offline bootstrap."""
     if kind not in MODEL_KINDS:
         raise UserError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    dataset_names(data)  # a bad --data fails here, before anything slow
     from models.training.offline import prepare_offline_ultralytics
 
     prepare_offline_ultralytics()
-    from ultralytics import YOLO
+    try:
+        from ultralytics import YOLO
+    except ImportError:
+        raise UserError("training needs the train extra: pip install 'autofine[train]'") from None
 
     runs_dir = (runs_dir or default_runs_dir()).resolve()
     run_dir = runs_dir / kind

@@ -22,7 +22,7 @@ def fall_onnx() -> Path:
 
 @pytest.fixture(scope="module")
 def cigarette_images(shared_dir: Path) -> list[Path]:
-    return bootstrap.calibration_images(shared_dir / "datasets" / "cigarettes", count=16)
+    return bootstrap.calibration_images(shared_dir / "datasets" / "cigarettes" / "images" / "train", count=16)
 
 
 @pytest.fixture(scope="module")

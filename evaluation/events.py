@@ -2,7 +2,8 @@
 
 The annotation format (one YAML file per clip, see `datasets/events/README.md`):
 
-    clip: sample:vtest.avi          # a sample fetched by `vision.samples`, or a path relative to this file
+    clip: sample:vtest.avi          # `sample:NAME` (vision.samples), `synthetic:NAME` (evaluation.synthetic),
+                                    # or a video path relative to this file
     camera: ../../cameras/vtest.yaml
     annotator: who looked, and how
     analysed: [0.0, 79.5]           # seconds of the clip that were annotated (default: all of it)
@@ -63,9 +64,12 @@ class GroundTruthEvent(Span):
 
 
 class ClipAnnotation(_Strict):
-    clip: str = Field(description="'sample:NAME' or a video path relative to the annotation file.")
+    clip: str = Field(description="'sample:NAME', 'synthetic:NAME' or a video path relative to this file.")
     camera: str = Field(default="", description="Camera config YAML, relative to the annotation file.")
     annotator: str = Field(default="", description="Who annotated, and how.")
+    detector: str = Field(
+        default="", description="Detector instead of the camera's model: 'color-blobs' for synthetic clips."
+    )
     analysed: tuple[float, float] | None = Field(
         default=None, description="Seconds [start, end] of the clip that were annotated (default: all)."
     )
@@ -86,6 +90,10 @@ def resolve_clip(spec: str, base: Path) -> Path:
         from vision.samples import fetch_sample
 
         return Path(fetch_sample(spec.removeprefix("sample:")))
+    if spec.startswith("synthetic:"):
+        from evaluation.synthetic import synthetic_clip
+
+        return synthetic_clip(spec.removeprefix("synthetic:"))
     path = Path(spec)
     return path if path.is_absolute() else (base / path).resolve()
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from autofine.errors import UserError
+
 app = typer.Typer(help="Measure accuracy: detections on labelled datasets, violations on annotated clips.")
 
 
@@ -114,3 +116,66 @@ def convert(
     dataset = load_dataset(src, split)
     written = write_coco(dataset, dst) if dst.suffix.lower() == ".json" else write_yolo(dataset, dst, split)
     typer.echo(f"{len(dataset.images)} images, {dataset.box_count} boxes → {written}")
+
+
+@app.command()
+def events(
+    clips: Annotated[
+        list[Path],
+        typer.Option("--clips", help="Annotation YAML files (repeat, or a shell glob after one flag)."),
+    ],
+    extra: Annotated[list[Path] | None, typer.Argument(help="More annotation files (shell glob).")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Detector for real clips (default: each camera's model).")
+    ] = None,
+    model_path: Annotated[
+        Path | None, typer.Option("--model-path", help="Local ONNX for a registry id.")
+    ] = None,
+    time_slack: Annotated[
+        float, typer.Option(min=0.0, help="Seconds each span is widened when matching.")
+    ] = 1.0,
+    min_box_iou: Annotated[float, typer.Option(min=0.0, max=1.0, help="Offender box overlap needed.")] = 0.2,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for events.json/.md and per-clip evidence.")
+    ] = Path("eval-results/events"),
+) -> None:
+    """Run the pipeline on annotated clips; precision, recall and F1 per violation type, with FP/FN lists."""
+    from evaluation.event_eval import run_event_eval
+    from evaluation.events import MatchConfig
+    from evaluation.synthetic import DETECTORS
+    from vision.detectors import load_detector
+    from vision.scene import load_camera_config
+
+    loaded: dict[tuple[str, str], object] = {}
+
+    def detector_for(clip):
+        if clip.annotation.detector:
+            if clip.annotation.detector not in DETECTORS:
+                raise UserError(
+                    f"{clip.path}: unknown detector {clip.annotation.detector!r}; known: {list(DETECTORS)}"
+                )
+            return DETECTORS[clip.annotation.detector]()
+        camera = load_camera_config(clip.camera_path) if clip.camera_path else None
+        name = model or (
+            str(camera.model_path) if camera and camera.model_path else camera.model if camera else "default"
+        )
+        key = (name, str(model_path))
+        if key not in loaded:
+            loaded[key] = load_detector(name, path=model_path)
+        return loaded[key]
+
+    paths = [*clips, *(extra or [])]
+    results, report, files = run_event_eval(
+        paths,
+        detector_for,
+        out,
+        model=model or "camera default",
+        match=MatchConfig(time_slack_s=time_slack, min_box_iou=min_box_iou),
+    )
+    for t, s in report["totals"].items():
+        typer.echo(
+            f"{t}: TP {s['tp']} FP {s['fp']} FN {s['fn']} | precision {s['precision']:.2f} "
+            f"recall {s['recall']:.2f} F1 {s['f1']:.2f}"
+        )
+    for f in files:
+        typer.echo(f"wrote {f}")

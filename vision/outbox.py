@@ -27,12 +27,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from autofine.contract import INTAKE_PATH, IntakeResponse, ViolationRecord
+from autofine.errors import UserError
+
+if TYPE_CHECKING:
+    from vision.scene import DeliveryConfig
 
 log = logging.getLogger(__name__)
 
@@ -638,6 +642,7 @@ class OutboxSink:
         self._owns_outbox = owns_outbox
         self.stored = 0
         self.repeats = 0
+        self.final_counts: dict[str, int] | None = None
 
     def emit(self, record: ViolationRecord, files: Mapping[str, Path]) -> None:
         if self.outbox.add(record, files):
@@ -654,6 +659,48 @@ class OutboxSink:
             if self.publisher is not None
             else self.outbox.counts()["pending"]
         )
+        self.final_counts = self.outbox.counts()
         if self._owns_outbox:
             self.outbox.close()
         return pending
+
+
+def resolve_token(delivery: DeliveryConfig) -> str:
+    """The camera token from the config, or from the environment variable it names."""
+    if delivery.token:
+        return delivery.token
+    env = delivery.token_env or "AUTOFINE_CAMERA_TOKEN"
+    token = os.environ.get(env)
+    if not token:
+        raise UserError(
+            f"delivery to {delivery.service_url} needs a camera token: set ${env} "
+            "(get one with `autofine admin register-camera CAMERA_ID`) or delivery.token in the config"
+        )
+    return token
+
+
+def sink_for_delivery(
+    delivery: DeliveryConfig,
+    *,
+    camera_id: str,
+    config: PublisherConfig | None = None,
+    on_result: Callable[[OutboxEntry, SendResult], None] | None = None,
+) -> OutboxSink:
+    """Open the camera's outbox, start its publisher, and return the sink the pipeline emits into.
+
+    Rows left pending by an earlier run (a crash, the service down) are sent first, as soon as this starts.
+    """
+    if not delivery.service_url.startswith(("http://", "https://")):
+        raise UserError(f"delivery.service_url {delivery.service_url!r} must start with http:// or https://")
+    token = resolve_token(delivery)
+    path = delivery.outbox_path or default_outbox_path(camera_id)
+    try:
+        outbox = Outbox(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise UserError(
+            f"cannot open the outbox {path}: {exc}; set delivery.outbox_path to a writable file"
+        ) from exc
+    publisher = Publisher(
+        outbox, service_url=delivery.service_url, token=token, config=config, on_result=on_result
+    )
+    return OutboxSink(outbox, publisher.start(), owns_outbox=True)

@@ -30,6 +30,15 @@ def run(
         None, "--model-path", help="Override the config's model file (.onnx)."
     ),
     threads: int | None = typer.Option(None, "--threads", min=1, help="onnxruntime intra-op threads."),
+    service_url: str | None = typer.Option(
+        None, "--service-url", help="Deliver to this fine service (overrides the config's delivery)."
+    ),
+    token: str | None = typer.Option(
+        None, "--token", envvar="AUTOFINE_CAMERA_TOKEN", help="Camera token for delivery.", show_default=False
+    ),
+    outbox_path: Path | None = typer.Option(
+        None, "--outbox", help="Outbox SQLite file [default: $AUTOFINE_OUTBOX_DIR/<camera_id>.sqlite3]."
+    ),
 ) -> None:
     """Detect, track, apply the camera's rules and write confirmed violations with evidence."""
     from vision.detectors import load_detector
@@ -53,7 +62,8 @@ def run(
     detector = load_detector(config.model, path=config.model_path, threads=threads)
     out_dir = out or Path("runs") / config.camera_id
     directory = DirectorySink(out_dir)
-    sinks: list = [directory, *_delivery_sinks(config)]
+    delivery = _delivery(config, service_url, token, outbox_path)
+    sinks: list = [directory, *_delivery_sinks(delivery, config.camera_id)]
     pipeline = CameraPipeline(config, detector, sinks, source=source)
     info = detector.model_info
     console.print(
@@ -119,20 +129,41 @@ def run(
     per_frame = ", ".join(f"{k} {v:.1f}" for k, v in stats.per_frame_ms().items())
     console.print(f"ms per analysed frame: {per_frame}")
     console.print(f"written: {directory.jsonl_path} ({directory.emitted} new) and {out_dir / 'evidence'}")
+    for sink in sinks[1:]:
+        counts = getattr(sink, "final_counts", None)
+        if counts is not None:
+            console.print(
+                f"delivery to {delivery.service_url}: {counts['delivered']} delivered, "
+                f"{counts['pending']} pending, {counts['parked']} parked "
+                f"(autofine outbox status --path {sink.outbox.path})"
+            )
     if interrupted:
         console.print("[yellow]stopped by Ctrl-C; everything above is kept[/]")
 
 
-def _delivery_sinks(config) -> list:  # noqa: ANN001
-    """The outbox sink when the camera config has `delivery` (vision/outbox.py builds it)."""
-    if config.delivery is None:
-        return []
-    from vision import outbox
+def _delivery(config, service_url: str | None, token: str | None, outbox_path: Path | None):  # noqa: ANN001, ANN202
+    """The config's `delivery`, with command-line overrides (kept out of the config so its hash is stable)."""
+    from vision.scene import DeliveryConfig
 
-    factory = getattr(outbox, "sink_for_delivery", None)
-    if factory is None:
-        raise UserError("camera config has 'delivery' but this build cannot deliver yet; remove the section")
-    return [factory(config.delivery, camera_id=config.camera_id)]
+    base = config.delivery
+    if service_url is None and base is None:
+        if outbox_path is not None:
+            raise UserError("--outbox needs --service-url (or a delivery section in the camera config)")
+        return None
+    updates = {"service_url": service_url, "token": token, "outbox_path": outbox_path}
+    updates = {k: v for k, v in updates.items() if v is not None}
+    if base is None:
+        return DeliveryConfig(**updates)
+    return base.model_copy(update=updates)
+
+
+def _delivery_sinks(delivery, camera_id: str) -> list:  # noqa: ANN001
+    """The outbox sink (durable queue + background publisher) when delivery is configured."""
+    if delivery is None:
+        return []
+    from vision.outbox import sink_for_delivery
+
+    return [sink_for_delivery(delivery, camera_id=camera_id)]
 
 
 def _show_logs() -> None:

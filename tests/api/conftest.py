@@ -1,6 +1,8 @@
-"""Fixtures for the fine service: a fresh database per test on SQLite and, when AUTOFINE_TEST_PG_URL is set,
-on PostgreSQL (a throwaway schema per test); an app, a client, and real users/cameras created through the API's
-own bootstrap functions."""
+"""Fixtures for the fine service.
+
+A fresh database per test on SQLite and, when AUTOFINE_TEST_PG_URL is set, on PostgreSQL (a throwaway schema
+per test); an app, a client, and real users/cameras created through the service's own bootstrap functions.
+"""
 
 from __future__ import annotations
 

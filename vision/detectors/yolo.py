@@ -71,15 +71,21 @@ class YoloDetector(OnnxDetector):
         height, width = self.metadata.imgsz
         super().__init__(runner, raw_names=self.metadata.names, input_size=(width, height), **kwargs)
         self.stride = self.metadata.stride
+        self.end_to_end: bool | None = None  # decided from the output shape, at load or on the first run
         shape = runner.output_shapes[0]
+        if len(shape) == 3 and all(isinstance(d, int) for d in shape[1:]):
+            self._check_layout(tuple(shape))
+
+    def _check_layout(self, shape: tuple) -> None:
+        """Standard head: (B, 4+nc, N). End-to-end exports (YOLOv10/YOLO26, `nms=True`): (B, max_det, 6)."""
         nc = len(self.metadata.names)
-        # Standard head: (B, 4+nc, N). End-to-end exports (YOLOv10/YOLO26, `nms=True`): (B, max_det, 6).
-        self.end_to_end = len(shape) == 3 and shape[1] != 4 + nc and shape[2] == 6
-        if len(shape) != 3 or not (shape[1] == 4 + nc or self.end_to_end):
+        end_to_end = len(shape) == 3 and shape[1] != 4 + nc and shape[2] == 6
+        if len(shape) != 3 or not (shape[1] == 4 + nc or end_to_end):
             raise UserError(
-                f"{runner.path.name}: output shape {shape} does not fit a detect model with {nc} classes "
-                "(expected (B, 4+nc, N)); is it a segmentation or pose export?"
+                f"{self.runner.path.name}: output shape {list(shape)} does not fit a detect model with {nc} "
+                "classes (expected (B, 4+nc, N)); is it a segmentation or pose export?"
             )
+        self.end_to_end = end_to_end
 
     def _preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         padded, box = letterbox(image, self.input_size, centre=True)
@@ -87,6 +93,8 @@ class YoloDetector(OnnxDetector):
         return np.ascontiguousarray(tensor), box
 
     def _decode(self, outputs: list[np.ndarray], index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.end_to_end is None:  # dynamic output shape: check the first real output
+            self._check_layout(outputs[0].shape)
         prediction = np.asarray(outputs[0][index], dtype=np.float32)
         if self.end_to_end:  # (max_det, 6): x1, y1, x2, y2, score, class
             return prediction[:, :4], prediction[:, 4], prediction[:, 5].astype(np.int64)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.db import utcnow
 from api.models import AuditEntry, AuditHead, AuditVerifyResult
@@ -119,3 +119,17 @@ def verify(session: Session, *, batch: int = 5000) -> AuditVerifyResult:
             ok=False, entries=count, first_broken_seq=count, reason="head hash does not match the last entry"
         )
     return AuditVerifyResult(ok=True, entries=count)
+
+
+def trail(session: Session, *, targets: list[str], limit: int = 500) -> list[AuditEntry]:
+    """Entries about the given targets (e.g. `fine:7`, `violation:7`), oldest first — a case's audit trail."""
+    if not targets:
+        return []
+    return list(
+        session.exec(
+            select(AuditEntry)
+            .where(col(AuditEntry.target).in_(targets))
+            .order_by(AuditEntry.seq)
+            .limit(limit)
+        ).all()
+    )

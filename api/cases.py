@@ -349,6 +349,46 @@ def decide(
     return fine, record
 
 
+# ---------------------------------------------------------------- history
+@dataclass(frozen=True)
+class DecisionRow:
+    """One human decision with who made it and what the case is now (for the history page)."""
+
+    decision: DecisionPublic
+    reviewer: str
+    camera_id: str
+    onset: datetime
+    current_status: str
+
+
+def decision_history(
+    session: Session, *, offset: int = 0, limit: int = 50, violation_type: str | None = None
+) -> tuple[list[DecisionRow], int]:
+    """Decisions, newest first; `violation_type` filters on the type the case had before the decision."""
+    where = [Decision.previous_type == violation_type] if violation_type else []
+    count = session.exec(select(func.count()).select_from(Decision).where(*where)).one()
+    rows = session.exec(
+        select(Decision, Fine, Violation)
+        .join(Fine, Fine.id == Decision.fine_id)
+        .join(Violation, Violation.id == Fine.violation_id)
+        .where(*where)
+        .order_by(col(Decision.decided_at).desc(), col(Decision.id).desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    names = _usernames(session, {d.reviewer_id for d, _, _ in rows})
+    return [
+        DecisionRow(
+            decision=DecisionPublic.model_validate(d, from_attributes=True),
+            reviewer=names.get(d.reviewer_id, f"user {d.reviewer_id}"),
+            camera_id=v.camera_id,
+            onset=v.onset,
+            current_status=str(f.status),
+        )
+        for d, f, v in rows
+    ], count
+
+
 # ---------------------------------------------------------------- subjects
 def attach_subject(
     session: Session,

@@ -525,6 +525,8 @@ class Publisher:
     def stop(self, drain_timeout_s: float = 10.0) -> int:
         """Deliver pending rows for up to `drain_timeout_s`, then stop. Returns how many remain pending."""
         if self._thread is not None:
+            if drain_timeout_s > 0:
+                self.outbox.retry_now()  # one more try for rows in backoff: the service may be back by now
             self._drain_deadline = time.monotonic() + max(0.0, drain_timeout_s)
             self._stop.set()
             self._wake.set()

@@ -148,11 +148,12 @@ def demo(
         if no_serve:
             return
         console.print(f"\nreview UI: [bold]{url}/[/]  API docs: {url}/docs   — Ctrl-C to stop")
-        try:
-            while service.thread.is_alive():
-                service.thread.join(0.5)
-        except KeyboardInterrupt:
-            console.print("stopping the service…")
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        while service.thread.is_alive() and not stop.wait(0.5):
+            pass
+        console.print("stopping the service…")
     finally:
         service.stop()
 

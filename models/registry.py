@@ -61,6 +61,7 @@ class Obtain(_Strict):
     weights: str | None = Field(default=None, description="ultralytics-export: .pt name or path, or a .yaml.")
     imgsz: int = Field(default=640, ge=32, le=4096, description="ultralytics-export: export input size.")
     file: str | None = Field(default=None, description="bundled: path relative to models/.")
+    rebuild: str | None = Field(default=None, description="bundled: the command that rebuilds the file.")
 
 
 class ModelEntry(_Strict):
@@ -202,6 +203,11 @@ def obtain(
     found = cached(entry)
     if found is not None:
         return found
+    if entry.obtain.method == "bundled":
+        target = cached_path(entry)
+        state = "is corrupt (its sha256 is not the registry's)" if target.is_file() else "is missing"
+        rebuild = entry.obtain.rebuild or f"autofine models train {model_id}"
+        raise UserError(f"bundled model file {target} {state}; rebuild it with '{rebuild}'")
     if not download or offline():
         why = "downloads are off (AUTOFINE_OFFLINE=1)" if download else "downloads were not allowed"
         raise UserError(
@@ -350,7 +356,10 @@ def _fetch_url(entry: ModelEntry, target: Path, *, timeout: float | None) -> Non
     except OSError as exc:
         partial.unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
-        raise UserError(f"could not download {entry.id} from {url} ({reason})") from None
+        raise UserError(
+            f"could not download {entry.id} from {url} ({reason}); without internet, copy the file here "
+            f"and run 'autofine models fetch {entry.id} --from FILE'"
+        ) from None
     _check(partial, entry.sha256, f"download of {entry.id}", "the server sent a different file; retry later")
     os.replace(partial, target)
 

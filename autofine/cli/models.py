@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 app = typer.Typer(help="Model registry: list, fetch and export detectors.", no_args_is_help=True)
 
@@ -16,7 +16,8 @@ def list_models() -> None:
     """Registered models: family, classes, input size, licence, and whether each is ready to run here."""
     from models.registry import cached, entries
 
-    table = Table("id", "family", "classes", "input", "licence", "obtained by", "ready")
+    table = Table("family", "classes", "input", "licence", "obtained by", "cached")
+    table.columns.insert(0, Column("id", no_wrap=True))
     for entry in entries().values():
         names = entry.class_names
         classes = ", ".join(names) if len(names) <= 4 else f"{len(names)} (COCO)"
@@ -30,9 +31,10 @@ def list_models() -> None:
             "x".join(map(str, entry.input_size)),
             entry.licence,
             entry.obtain.method,
-            str(found.path) if found else "no (fetched on first use)",
+            "yes" if found else "no",
         )
     Console().print(table)
+    Console().print("Models that are not cached are fetched on first use; details: models/cards/<id>.md")
 
 
 @app.command("fetch")

@@ -275,12 +275,12 @@ def choose_default(timeout: float = DEFAULT_DOWNLOAD_TIMEOUT_S) -> ObtainedModel
         fetched = obtain(best, timeout=timeout)
         return _with_reason(fetched, f"default: {best} (best person model; downloaded just now)")
     except UserError as exc:
-        why = str(exc)
+        why = str(exc).split("; ")[0]  # the cause only; the fix is said below
     obtained = obtain(fallback)
     return _with_reason(
         obtained,
         f"default: {fallback}, because {best} is not cached and could not be downloaded ({why}); "
-        f"add it with 'autofine models fetch {best} --from FILE' or from a machine with internet",
+        f"get it with 'autofine models fetch {best}' online, or '... --from FILE' with a copy",
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from autofine.contract import ModelInfo
 from vision.detections import Detections
 
 
@@ -14,6 +15,9 @@ class Detector(ABC):
     """Runs one model. Implementations own pre/post-processing; `runtime.py` owns the ONNX session."""
 
     names: dict[int, str]  # class id → class name as the pipeline sees it (after any class mapping)
+    model_info: ModelInfo  # id, version, sha256 of what runs: recorded with every violation
+    family: str = ""  # model family, e.g. "yolo" or "yolox"
+    origin: str = ""  # one line: which model this is and why it was chosen (for logs)
 
     @abstractmethod
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:

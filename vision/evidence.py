@@ -98,7 +98,7 @@ def draw_zones(image: np.ndarray, scene: Scene, alpha: float = 0.25) -> np.ndarr
         for zone in zones:
             pts = zone.polygon.astype(np.int32)
             cv2.polylines(out, [pts], True, colour, 2, cv2.LINE_AA)
-            x, y = pts.min(axis=0)
+            x, y = _label_anchor(pts, image.shape[1])
             cv2.putText(
                 out,
                 zone.name,
@@ -110,6 +110,14 @@ def draw_zones(image: np.ndarray, scene: Scene, alpha: float = 0.25) -> np.ndarr
                 cv2.LINE_AA,
             )
     return out
+
+
+def _label_anchor(pts: np.ndarray, width: int) -> tuple[int, int]:
+    """Inside the zone, near its top: the topmost vertex nudged towards the centroid, kept in the frame."""
+    cx, cy = pts.mean(axis=0)
+    tx, ty = pts[np.argmin(pts[:, 1])]
+    x, y = 0.6 * tx + 0.4 * cx, 0.6 * ty + 0.4 * cy
+    return int(min(max(x - 30, 2), width - 90)), int(y)
 
 
 def draw_offender(image: np.ndarray, xyxy: tuple[float, ...], label: str) -> None:

@@ -31,6 +31,8 @@ from evaluation.events import (
 )
 from vision.detectors.base import Detector
 
+CONFIRM_MARGIN_S = 6.0
+
 
 def incidents_from_records(
     records: Sequence[ViolationRecord], clip_start: datetime, evidence_dir: Path | None = None
@@ -123,7 +125,8 @@ def run_clip(
     pipeline = CameraPipeline(config, detector, [sink])
     max_frames = None
     if clip.annotation.analysed is not None and config.analysis_fps:
-        max_frames = int(clip.annotation.analysed[1] * config.analysis_fps) + 1
+        # run past the span, so an incident whose onset is inside it still gets its confirming votes
+        max_frames = int((clip.annotation.analysed[1] + CONFIRM_MARGIN_S) * config.analysis_fps) + 1
     stats = pipeline.run(max_frames=max_frames)
     records = read_violations(out_dir / "violations.jsonl")
     incidents = in_analysed_span(

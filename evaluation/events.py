@@ -13,8 +13,8 @@ The annotation format (one YAML file per clip, see `datasets/events/README.md`):
         end: 19.5
         box: {t: 15.0, xyxy: [410, 120, 450, 230]}  # the offender at one moment (optional)
         note: man in a dark coat crosses the lawn to the bench
-    ignore:                         # spans where neither a detection nor a miss counts (optional)
-      - {start: 60.0, end: 64.0, note: crowd, cannot tell who is who}
+    ignore:                         # an unmatched incident here is not a false positive (optional)
+      - {start: 0.0, end: 2.0, box: {t: 1.0, xyxy: [548, 238, 582, 325]}, note: on the road 1.5 s, then zebra}
 
 An incident matches an event of the same type when their time spans overlap (each widened by
 `time_slack_s`) and, if the event has a box, the incident's box nearest that moment overlaps it (IoU ≥
@@ -58,6 +58,10 @@ class Span(_Strict):
         return self
 
 
+class IgnoreSpan(Span):
+    box: BoxHint | None = Field(default=None, description="Limit the span to incidents near this box.")
+
+
 class GroundTruthEvent(Span):
     type: str = Field(description="Violation type: jaywalking, littering or smoking.")
     box: BoxHint | None = Field(default=None, description="Offender box at one moment, for spatial matching.")
@@ -74,7 +78,10 @@ class ClipAnnotation(_Strict):
         default=None, description="Seconds [start, end] of the clip that were annotated (default: all)."
     )
     events: list[GroundTruthEvent] = Field(default_factory=list, description="Every violation in the span.")
-    ignore: list[Span] = Field(default_factory=list, description="Spans where nothing counts either way.")
+    ignore: list[IgnoreSpan] = Field(
+        default_factory=list,
+        description="Spans (optionally one person's box) where an unmatched incident is no FP.",
+    )
 
 
 @dataclass(frozen=True)
@@ -193,12 +200,16 @@ def _overlap(a0: float, a1: float, b0: float, b1: float, slack: float) -> float:
     return min(a1 + slack, b1 + slack) - max(a0 - slack, b0 - slack)
 
 
-def _in_spans(incident: Incident, spans: Sequence[Span]) -> bool:
-    return any(_overlap(incident.start, incident.end, s.start, s.end, 0.0) >= 0 for s in spans)
+def _ignored(incident: Incident, spans: Sequence[Span], cfg: MatchConfig) -> bool:
+    return any(
+        _overlap(incident.start, incident.end, s.start, s.end, cfg.time_slack_s) >= 0
+        and _spatial_ok(s, incident, cfg)
+        for s in spans
+    )
 
 
-def _spatial_ok(event: GroundTruthEvent, incident: Incident, cfg: MatchConfig) -> bool:
-    if event.box is None:
+def _spatial_ok(event: Span, incident: Incident, cfg: MatchConfig) -> bool:
+    if getattr(event, "box", None) is None:
         return True
     box = incident.box_near(event.box.t, cfg.box_max_gap_s)
     if box is None:  # the incident has no box near the hint's moment: compare with its nearest box at all
@@ -218,8 +229,7 @@ def match_events(
 ) -> EventMatchResult:
     """Match incidents to events one-to-one by type, time overlap and (when hinted) box overlap."""
     cfg = config or MatchConfig()
-    ignored = tuple(i for i in incidents if _in_spans(i, ignore) and not _any_event_overlap(i, events, cfg))
-    live = [i for i in incidents if i not in ignored]
+    live = list(incidents)
     pairs = []
     for ei, event in enumerate(events):
         for ii, incident in enumerate(live):
@@ -239,14 +249,17 @@ def match_events(
         used_incidents.add(ii)
         matches.append(Match(events[ei], live[ii], overlap))
 
-    fps = []
+    fps, ignored = [], []
     for ii, incident in enumerate(live):
         if ii in used_incidents:
+            continue
+        if _ignored(incident, ignore, cfg):  # an unmatched incident where the annotator could not decide
+            ignored.append(incident)
             continue
         fps.append(FalsePositive(incident, _fp_reason(incident, events, used_events, cfg)))
     fns = tuple(e for ei, e in enumerate(events) if ei not in used_events)
 
-    all_types = sorted(set(types or ()) | {e.type for e in events} | {i.violation_type for i in live})
+    all_types = sorted(set(types or ()) | {e.type for e in events} | {i.violation_type for i in incidents})
     scores = {
         t: TypeScore(
             t,
@@ -256,15 +269,7 @@ def match_events(
         )
         for t in all_types
     }
-    return EventMatchResult(tuple(matches), tuple(fps), fns, ignored, scores)
-
-
-def _any_event_overlap(incident: Incident, events: Sequence[GroundTruthEvent], cfg: MatchConfig) -> bool:
-    return any(
-        e.type == incident.violation_type
-        and _overlap(e.start, e.end, incident.start, incident.end, cfg.time_slack_s) >= 0
-        for e in events
-    )
+    return EventMatchResult(tuple(matches), tuple(fps), fns, tuple(ignored), scores)
 
 
 def _fp_reason(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autofine.errors import UserError
-from evaluation.events import GroundTruthEvent, Incident, Span, load_annotation, match_events
+from evaluation.events import GroundTruthEvent, IgnoreSpan, Incident, load_annotation, match_events
 
 
 def event(t: str, start: float, end: float, box: tuple | None = None, at: float | None = None):
@@ -76,9 +76,24 @@ def test_ignored_span_neither_rewards_nor_penalises() -> None:
     r = match_events(
         [event("jaywalking", 10, 20)],
         [incident("jaywalking", 11, 12), incident("jaywalking", 60, 62)],
-        ignore=[Span(start=58, end=65)],
+        ignore=[IgnoreSpan(start=58, end=65)],
     )
     assert len(r.matches) == 1 and len(r.ignored) == 1 and not r.false_positives
+
+
+def test_ignore_span_with_box_only_covers_that_person() -> None:
+    hint = {"t": 11.0, "xyxy": (500, 100, 540, 200)}
+    r = match_events(
+        [event("jaywalking", 10, 20, (100, 100, 140, 200))],
+        [
+            incident("jaywalking", 11, 12, box=(100, 100, 140, 200)),  # the annotated offender
+            incident("jaywalking", 11, 12, box=(505, 100, 545, 200)),  # the undecided person: ignored
+            incident("jaywalking", 11, 12, box=(300, 100, 340, 200)),  # someone else: a real FP
+        ],
+        ignore=[IgnoreSpan(start=10, end=13, box=hint)],
+    )
+    assert len(r.matches) == 1 and len(r.ignored) == 1
+    assert [f.reason for f in r.false_positives] == ["wrong place"]
 
 
 def test_requested_types_are_reported_even_when_empty() -> None:

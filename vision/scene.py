@@ -192,6 +192,14 @@ class RulesConfig(_Strict):
     """One section per rule. A new rule adds its section here and one factory line in vision/rules."""
 
     jaywalking: JaywalkingConfig = Field(default_factory=JaywalkingConfig, description="Jaywalking rule.")
+    # Littering and smoking keep their configs beside their rules (vision/rules/littering.py, smoking.py);
+    # those modules import RuleConfig from here, so the names are resolved at the end of this module.
+    littering: LitteringConfig = Field(
+        default_factory=lambda: LitteringConfig(), description="Littering rule (needs a litter_watch zone)."
+    )
+    smoking: SmokingConfig = Field(
+        default_factory=lambda: SmokingConfig(), description="Smoking rule (needs a no_smoking zone)."
+    )
 
 
 class DetectionConfig(_Strict):
@@ -459,3 +467,11 @@ class PedestrianSignal:
         if max(n_red, n_green) < need:
             return None
         return n_red > n_green
+
+
+# Rule configs that live beside their rules; imported last because those modules import RuleConfig above.
+from vision.rules.littering import LitteringConfig  # noqa: E402
+from vision.rules.smoking import SmokingConfig  # noqa: E402
+
+RulesConfig.model_rebuild()
+CameraConfig.model_rebuild()

@@ -80,10 +80,10 @@ class Stabilized:
         return _apply(np.linalg.inv(self.to_reference), points)
 
     def boxes_to_reference(self, xyxy: np.ndarray) -> np.ndarray:
-        return _map_boxes(self.to_reference, xyxy)
+        return map_boxes(self.to_reference, xyxy)
 
     def boxes_to_frame(self, xyxy: np.ndarray) -> np.ndarray:
-        return _map_boxes(np.linalg.inv(self.to_reference), xyxy)
+        return map_boxes(np.linalg.inv(self.to_reference), xyxy)
 
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -93,7 +93,7 @@ def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(pts[None], matrix)[0]
 
 
-def _map_boxes(matrix: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+def map_boxes(matrix: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     """Axis-aligned bounds of each box's four corners after the transform."""
     boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
     if not len(boxes):

@@ -19,8 +19,22 @@ def _jaywalking(config: CameraConfig, scene: Scene) -> Rule:
 
 
 # section name in RulesConfig → factory(camera config, scene) -> Rule
+def _littering(config: CameraConfig, scene: Scene) -> Rule:
+    from vision.rules.littering import LitteringRule
+
+    return LitteringRule(config.rules.littering, scene)
+
+
+def _smoking(config: CameraConfig, scene: Scene) -> Rule:
+    from vision.rules.smoking import SmokingRule
+
+    return SmokingRule(config.rules.smoking, scene)
+
+
 _FACTORIES: dict[str, Callable[[CameraConfig, Scene], Rule]] = {
     "jaywalking": _jaywalking,
+    "littering": _littering,
+    "smoking": _smoking,
 }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -25,6 +26,7 @@ from autofine import __version__
 from autofine.contract import (
     BoxAt,
     EvidenceFile,
+    LitterObject,
     Location,
     ModelInfo,
     Redaction,
@@ -73,6 +75,12 @@ class FrameBuffer:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def litter_object_from(details: Mapping[str, Any]) -> LitterObject | None:
+    """The littering rule's `details["litter_object"]` (box, appearance time, label) as the contract type."""
+    raw = details.get("litter_object")
+    return LitterObject.model_validate(raw) if raw else None
 
 
 def sha256_file(path: Path) -> str:
@@ -209,8 +217,10 @@ class EvidenceRecorder:
 
     def build(self, incident: Incident) -> tuple[ViolationRecord, dict[str, Path]]:
         ev = self.config.evidence
+        litter = litter_object_from(incident.details)
+        shown_from = min(incident.onset, litter.appeared_at) if litter else incident.onset  # show the drop
         start = max(
-            incident.onset - timedelta(seconds=ev.pre_roll_s),
+            shown_from - timedelta(seconds=ev.pre_roll_s),
             incident.confirmed_at + timedelta(seconds=ev.post_roll_s) - timedelta(seconds=ev.max_clip_s),
         )
         frames = self.buffer.between(start, incident.confirmed_at + timedelta(seconds=ev.post_roll_s))
@@ -259,6 +269,7 @@ class EvidenceRecorder:
             confidence=incident.confidence,
             boxes=self._boxes_at(incident, frames, offender_boxes),
             zones=list(incident.zones),
+            litter_object=litter,
             model=self.model_info,
             config_hash=self._config_hash,
             thresholds=self._thresholds(incident.violation_type),
@@ -308,6 +319,11 @@ class EvidenceRecorder:
             image = draw_zones(image, self.scene)
         if offender_xyxy is not None:
             draw_offender(image, offender_xyxy, label)
+        litter = litter_object_from(incident.details)
+        if litter is not None and item.frame.timestamp >= litter.appeared_at:
+            x1, y1, x2, y2 = (int(round(v)) for v in litter.xyxy)
+            cv2.rectangle(image, (x1, y1), (x2, y2), (0, 200, 255), 2)
+            cv2.putText(image, litter.label or "object", (x1, max(y1 - 4, 10)), 0, 0.5, (0, 200, 255), 1)
         stamp = item.frame.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-4] + "Z"
         draw_notice(image, f"{self.config.camera_id}  {stamp}  {AI_NOTICE}")
         return image, regions

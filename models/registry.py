@@ -249,8 +249,8 @@ def resolve(model: str | Path = DEFAULT_ID, *, path: str | Path | None = None) -
     text = str(model)
     if text == DEFAULT_ID and path is None:
         return choose_default()
-    if text == DEFAULT_ID:
-        text = DEFAULT_PREFERENCE[-1]
+    if text == DEFAULT_ID:  # "default" with a file: the file decides, as if given alone
+        return resolve(path)
     if text in entries():
         return obtain(text, path=path)
     candidate = Path(text).expanduser()
@@ -402,9 +402,10 @@ def export_onnx(
             source.parent.mkdir(parents=True, exist_ok=True)
             try:
                 model = YOLO(str(source))
-            except Exception as exc:
+            except Exception as exc:  # ultralytics raises plain exceptions for failed downloads
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise UserError(
-                    f"ultralytics could not load {source.name} ({exc}); it needs internet"
+                    f"ultralytics could not load {source.name} ({first}); it needs internet"
                 ) from None
         if source.suffix in (".yaml", ".yml"):  # save first, so the export lands in tmp and not in the cwd
             saved = Path(tmp) / f"{source.stem}.pt"

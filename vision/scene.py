@@ -253,9 +253,13 @@ class DeliveryConfig(_Strict):
 
     service_url: str = Field(description="Base URL of the fine service, e.g. https://fines.example.kz.")
     token: str | None = Field(default=None, description="Camera bearer token (prefer token_env).")
-    token_env: str | None = Field(default=None, description="Environment variable that holds the token.")
+    token_env: str | None = Field(
+        default=None, description="Environment variable that holds the token (default AUTOFINE_CAMERA_TOKEN)."
+    )
     outbox_path: Path | None = Field(
-        default=None, description="SQLite outbox file; default beside the output."
+        default=None,
+        description="SQLite outbox file; default $AUTOFINE_OUTBOX_DIR/<camera_id>.sqlite3 "
+        "($AUTOFINE_DATA_DIR/outbox, else ~/.local/share/autofine/outbox).",
     )
 
 

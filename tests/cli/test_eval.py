@@ -1,0 +1,51 @@
+"""`autofine eval …` and `autofine bench` run as a user runs them: help, conversion, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def autofine(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "from autofine.cli import main; main()", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["eval", "--help"], "events"),
+        (["eval", "detect", "--help"], "--dataset-class-map"),
+        (["eval", "events", "--help"], "--clips"),
+        (["eval", "convert", "--help"], "COCO"),
+        (["bench", "--help"], "--max-cameras"),
+    ],
+)
+def test_help(args: list[str], expected: str) -> None:
+    result = autofine(*args)
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+
+
+def test_convert_yolo_to_coco(shared_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "coco.json"
+    result = autofine("eval", "convert", shared_dir / "datasets" / "litter" / "data.yaml", out)
+    assert result.returncode == 0, result.stderr
+    assert "90 images, 433 boxes" in result.stdout
+    coco = json.loads(out.read_text())
+    assert len(coco["images"]) == 90 and len(coco["annotations"]) == 433 and len(coco["categories"]) == 6
+
+
+def test_bad_dataset_is_one_red_line(tmp_path: Path) -> None:
+    result = autofine("eval", "detect", "--data", tmp_path / "nope.yaml", "--model", "yolox-nano")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
+
+
+def test_missing_annotation_is_one_red_line(tmp_path: Path) -> None:
+    result = autofine("eval", "events", "--clips", tmp_path / "nope.yaml", "--out", tmp_path / "out")
+    assert result.returncode == 2 and "not found" in result.stderr

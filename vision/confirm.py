@@ -3,8 +3,10 @@
 - Voting: a (violation type, track) is confirmed when at least N of the last M analysed frames had a
   candidate for it with detector confidence ≥ `min_confidence`.
 - One incident per track per violation type: once confirmed, that track never confirms that type again.
-- Cooldown: a new confirmation whose box overlaps (IoU ≥ `overlap_iou`) a recent incident's last box within
-  `cooldown_s` is the same person re-found under a new track id, and is suppressed.
+- Cooldown: a new track that appeared after a recent incident's track was last seen (within `cooldown_s`),
+  where that person was or could have walked to in the meantime (box IoU ≥ `overlap_iou`, or foot points
+  within (0.5 + `refound_speed_heights_per_s` × gap) body heights), is the same person re-found under a new
+  track id: its incident is suppressed. Two tracks seen at the same time are never merged.
 - Incident id: derived from what was seen (camera, type, onset on the stream clock rounded to
   `ONSET_ROUNDING_S`, coarse offender box), so a restarted pipeline on the same footage gives the same ids
   whatever track ids the tracker hands out.
@@ -95,6 +97,8 @@ class Confirmer:
         self._recent: dict[str, list[_Recent]] = {}
         self.suppressed = 0
         self._issued: set[str] = set()
+        self._first_seen: dict[int, tuple[datetime, tuple[float, float, float, float]]] = {}
+        self._last_seen: dict[int, datetime] = {}
 
     def update(
         self,
@@ -109,6 +113,7 @@ class Confirmer:
         track lost later is compared with where it was last seen.
         """
         live_boxes = live_boxes or {}
+        self._remember_tracks(timestamp, live_boxes)
         self._refresh_recent(timestamp, live_boxes)
         this_frame: dict[tuple[str, int], Candidate] = {}
         for c in candidates:
@@ -144,6 +149,30 @@ class Confirmer:
     def _config(self, violation_type: str) -> ConfirmConfig:
         return self.configs.get(violation_type) or ConfirmConfig()
 
+    def _remember_tracks(self, timestamp: datetime, live_boxes: Mapping[int, tuple[float, ...]]) -> None:
+        for tid, box in live_boxes.items():
+            self._first_seen.setdefault(tid, (timestamp, tuple(box)))  # type: ignore[arg-type]
+            self._last_seen[tid] = timestamp
+        horizon = max((c.cooldown_s for c in self.configs.values()), default=10.0) + 60.0
+        for tid in [t for t, seen in self._last_seen.items() if (timestamp - seen).total_seconds() > horizon]:
+            self._first_seen.pop(tid, None)
+            self._last_seen.pop(tid, None)
+
+    def _is_refound(self, recent: _Recent, track_id: int, votes: list[Vote], cfg: ConfirmConfig) -> bool:
+        """Is this new track the recent incident's person, lost and found again under a new id?"""
+        first_ts, first_box = self._first_seen.get(track_id, (votes[0].timestamp, votes[0].xyxy))
+        gap = (first_ts - recent.last_seen).total_seconds()
+        if gap <= 0:
+            return False  # both were visible at the same time: two people
+        boxes = np.array([first_box, votes[0].xyxy, votes[-1].xyxy], dtype=np.float64)
+        if box_iou(boxes, np.array([recent.last_xyxy])).max() >= cfg.overlap_iou:
+            return True
+        # not overlapping, but close enough to have walked there during the gap
+        old, new = np.asarray(recent.last_xyxy), np.asarray(first_box)
+        height = max(float(old[3] - old[1]), 1.0)
+        distance = float(np.hypot((old[0] + old[2] - new[0] - new[2]) / 2, old[3] - new[3]))
+        return distance <= height * (0.5 + cfg.refound_speed_heights_per_s * gap)
+
     def _refresh_recent(self, timestamp: datetime, live_boxes: Mapping[int, tuple[float, ...]]) -> None:
         for vtype, recents in self._recent.items():
             cooldown = self._config(vtype).cooldown_s
@@ -167,9 +196,8 @@ class Confirmer:
     ) -> Incident | None:
         vtype, track_id = key
         recents = self._recent.setdefault(vtype, [])
-        boxes = np.array([votes[0].xyxy, votes[-1].xyxy], dtype=np.float64)
         for r in recents:
-            if box_iou(boxes, np.array([r.last_xyxy])).max() >= cfg.overlap_iou:
+            if self._is_refound(r, track_id, votes, cfg):
                 self.suppressed += 1
                 r.track_id, r.last_xyxy, r.last_seen = (
                     track_id,

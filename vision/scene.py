@@ -158,6 +158,12 @@ class ConfirmConfig(_Strict):
         le=1,
         description="IoU with a recent incident's last box that marks a re-found track.",
     )
+    refound_speed_heights_per_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="How far (body heights per second unseen) a lost offender may reappear and be the same.",
+    )
 
     @model_validator(mode="after")
     def _votes_fit(self) -> ConfirmConfig:

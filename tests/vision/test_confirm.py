@@ -92,3 +92,11 @@ def test_incident_ids_come_from_what_was_seen() -> None:
     assert incident_id_for("cam", "jaywalking", T0, box) != incident_id_for(
         "cam", "jaywalking", T0 + timedelta(seconds=5), box
     )
+
+
+def test_two_people_side_by_side_are_never_merged() -> None:
+    c = Confirmer("cam", {"jaywalking": CFG})
+    frames = [[_cand(1, 100)] for _ in range(2)] + [[_cand(1, 100), _cand(2, 125)] for _ in range(6)]
+    incidents = _feed(c, frames)
+    assert sorted(i.track_id for i in incidents) == [1, 2]
+    assert c.suppressed == 0

@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from api import audit, labels
-from api.db import utcnow
+from api.db import as_utc, utcnow
 from api.errors import Conflict, Invalid, NotFound
 from api.models import (
     COUNTS_AS_OFFENCE,
@@ -101,10 +101,13 @@ def list_cases(session: Session, query: CaseFilter) -> tuple[list[FinePublic], i
         conditions.append(Fine.violation_type == query.violation_type)
     if query.camera_id:
         conditions.append(Violation.camera_id == query.camera_id)
-    if query.onset_from:
-        conditions.append(Violation.onset >= query.onset_from)
-    if query.onset_to:
-        conditions.append(Violation.onset < query.onset_to)
+    try:
+        if query.onset_from:
+            conditions.append(Violation.onset >= as_utc(query.onset_from))
+        if query.onset_to:
+            conditions.append(Violation.onset < as_utc(query.onset_to))
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
     if query.min_confidence is not None:
         conditions.append(Fine.confidence >= query.min_confidence)
     if query.max_confidence is not None:

@@ -18,6 +18,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC; a naive value is taken to be UTC already. ValueError if it cannot be represented."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"datetime out of range: {value.isoformat()}") from exc
+
+
 class UTCDateTime(TypeDecorator):
     """Stores naive UTC, returns aware UTC: identical on SQLite (no tz support) and PostgreSQL."""
 
@@ -65,7 +75,9 @@ def alembic_config(engine: Engine):
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # configparser interpolates %, which URL-encoded options contain
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    config.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
     config.attributes["engine"] = engine
     return config
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api import audit
+from api.db import as_utc
 from api.errors import Forbidden, Invalid
 from api.evidence_store import EvidenceStore
 from api.models import AutoIssuePolicy, CaseStatus, Evidence, Fine, Violation
@@ -87,9 +88,11 @@ def ingest(
         return seen
     check_files(record, files)
     try:
-        amount = compute_amount(
-            schedule, violation_type=record.violation_type, onset=record.onset, repeat=False
-        )
+        onset, confirmed_at = as_utc(record.onset), as_utc(record.confirmed_at)
+    except ValueError as exc:
+        raise Invalid(f"invalid record: {exc}") from exc
+    try:
+        amount = compute_amount(schedule, violation_type=record.violation_type, onset=onset, repeat=False)
     except UserError as exc:
         raise Invalid(str(exc)) from exc
     policy = session.get(AutoIssuePolicy, record.violation_type)
@@ -108,8 +111,8 @@ def ingest(
             camera_id=record.camera_id,
             incident_id=record.incident_id,
             violation_type=record.violation_type,
-            onset=record.onset,
-            confirmed_at=record.confirmed_at,
+            onset=onset,
+            confirmed_at=confirmed_at,
             confidence=record.confidence,
             model_id=record.model.id,
             model_version=record.model.version,

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pwdlib import PasswordHash
@@ -100,6 +100,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+#: A row id in a URL path: bounded so no backend sees an integer it cannot store.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from api import cases
 from api.models import CaseDetail, CaseStatus, Evidence, FinesPublic, Notice
-from api.security import CurrentReviewer, SessionDep
+from api.security import CurrentReviewer, RowId, SessionDep
 from autofine.contract import ViolationType
 
 router = APIRouter(prefix="/api/v1", tags=["fines"])
@@ -47,12 +47,12 @@ def list_fines(
 
 
 @router.get("/fines/{fine_id}", response_model=CaseDetail)
-def get_fine(fine_id: int, session: SessionDep, _: CurrentReviewer) -> CaseDetail:
+def get_fine(fine_id: RowId, session: SessionDep, _: CurrentReviewer) -> CaseDetail:
     return cases.case_detail(session, fine_id)
 
 
 @router.get("/fines/{fine_id}/notice", response_model=Notice)
-def get_notice(fine_id: int, session: SessionDep, _: CurrentReviewer) -> Notice:
+def get_notice(fine_id: RowId, session: SessionDep, _: CurrentReviewer) -> Notice:
     return cases.case_detail(session, fine_id).fine.notice
 
 
@@ -64,7 +64,9 @@ def get_notice(fine_id: int, session: SessionDep, _: CurrentReviewer) -> Notice:
         410: {"description": "Deleted by retention"},
     },
 )
-def get_evidence(evidence_id: int, request: Request, session: SessionDep, _: CurrentReviewer) -> FileResponse:
+def get_evidence(
+    evidence_id: RowId, request: Request, session: SessionDep, _: CurrentReviewer
+) -> FileResponse:
     evidence = session.get(Evidence, evidence_id)
     if evidence is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"evidence {evidence_id} not found")

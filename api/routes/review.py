@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import cases
 from api.models import CaseDetail, CaseStatus, DecisionCreate, DecisionPublic, FinePublic, FinesPublic
 from api.policy import OVERRIDE_REASONS, REJECT_REASONS
-from api.security import CurrentReviewer, SessionDep
+from api.security import CurrentReviewer, RowId, SessionDep
 from autofine.contract import ViolationType
 
 router = APIRouter(prefix="/api/v1/review", tags=["review"])
@@ -74,26 +74,28 @@ def list_queue(
 
 
 @router.get("/cases/{fine_id}", response_model=CaseDetail)
-def get_case(fine_id: int, session: SessionDep, _: CurrentReviewer) -> CaseDetail:
+def get_case(fine_id: RowId, session: SessionDep, _: CurrentReviewer) -> CaseDetail:
     return cases.case_detail(session, fine_id)
 
 
 @router.post("/cases/{fine_id}/claim", response_model=FinePublic)
-def claim_case(fine_id: int, request: Request, session: SessionDep, reviewer: CurrentReviewer) -> FinePublic:
+def claim_case(
+    fine_id: RowId, request: Request, session: SessionDep, reviewer: CurrentReviewer
+) -> FinePublic:
     lease = request.app.state.settings.claim_lease_seconds
     cases.claim(session, fine_id=fine_id, reviewer=reviewer, lease_seconds=lease)
     return _public(session, fine_id)
 
 
 @router.post("/cases/{fine_id}/release", response_model=FinePublic)
-def release_case(fine_id: int, session: SessionDep, reviewer: CurrentReviewer) -> FinePublic:
+def release_case(fine_id: RowId, session: SessionDep, reviewer: CurrentReviewer) -> FinePublic:
     cases.release(session, fine_id=fine_id, reviewer=reviewer)
     return _public(session, fine_id)
 
 
 @router.post("/cases/{fine_id}/decision", response_model=DecisionResult)
 def decide_case(
-    fine_id: int, body: DecisionCreate, request: Request, session: SessionDep, reviewer: CurrentReviewer
+    fine_id: RowId, body: DecisionCreate, request: Request, session: SessionDep, reviewer: CurrentReviewer
 ) -> DecisionResult:
     state = request.app.state
     fine, decision = cases.decide(
@@ -109,7 +111,7 @@ def decide_case(
 
 @router.post("/cases/{fine_id}/subject", response_model=FinePublic)
 def attach_subject(
-    fine_id: int, body: SubjectAttach, request: Request, session: SessionDep, reviewer: CurrentReviewer
+    fine_id: RowId, body: SubjectAttach, request: Request, session: SessionDep, reviewer: CurrentReviewer
 ) -> FinePublic:
     cases.attach_subject(
         session,

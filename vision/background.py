@@ -163,14 +163,17 @@ class StationaryForeground:
         cfg = self.config
         background = self._background
         assert background is not None
-        changed = np.abs(current - background).max(axis=2) > cfg.diff_threshold
-        bright_bg = background.sum(axis=2) + 1.0
-        ratio = (current.sum(axis=2) + 1.0) / bright_bg
-        chroma_shift = np.abs(current / (current.sum(axis=2, keepdims=True) + 1.0) - background / bright_bg[..., None])
+        changed = _channel_max(cv2.absdiff(current, background)) > cfg.diff_threshold
+        cur_sum = _channel_sum(current) + 1.0
+        bg_sum = _channel_sum(background) + 1.0
+        ratio = cur_sum / bg_sum
+        chroma_shift = _channel_max(
+            cv2.absdiff(current / cur_sum[..., None], background / bg_sum[..., None])
+        )
         shadow = (
             (ratio >= cfg.shadow_min_ratio)
             & (ratio <= cfg.shadow_max_ratio)
-            & (chroma_shift.max(axis=2) <= cfg.shadow_chroma_tolerance)
+            & (chroma_shift <= cfg.shadow_chroma_tolerance)
         )
         mask = (changed & ~shadow).astype(np.uint8)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((cfg.open_px, cfg.open_px), np.uint8))
@@ -189,7 +192,7 @@ class StationaryForeground:
         cfg = self.config
         static_s, colour = self._static_s, self._static_colour
         assert static_s is not None and colour is not None
-        moved = np.abs(current - colour).max(axis=2) > cfg.static_tolerance
+        moved = _channel_max(cv2.absdiff(current, colour)) > cfg.static_tolerance
         restart = foreground & ((static_s == 0) | moved)
         colour[restart] = current[restart]
         static_s[restart] = 0.0
@@ -221,3 +224,14 @@ class StationaryForeground:
                 )
             )
         return tuple(blobs)
+
+
+def _channel_max(image: np.ndarray) -> np.ndarray:
+    """Per-pixel max over the colour channels (cv2 is several times faster than numpy's strided max)."""
+    b, g, r = cv2.split(image)
+    return cv2.max(cv2.max(b, g), r)
+
+
+def _channel_sum(image: np.ndarray) -> np.ndarray:
+    b, g, r = cv2.split(image)
+    return cv2.add(cv2.add(b, g), r)

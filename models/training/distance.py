@@ -141,9 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{usable} valid photos with a whole-body smoker found by {args.person_model}")
     print("height_px  people  boxes  box_recall  smoker_hit_rate")
     for p in points:
-        print(
-            f"{p.person_height_px:9d}  {p.people:6d}  {p.boxes:5d}  {p.box_recall:10.3f}  {p.person_hit_rate:15.3f}"
-        )
+        row = f"{p.person_height_px:9d}  {p.people:6d}  {p.boxes:5d}  {p.box_recall:10.3f}"
+        print(f"{row}  {p.person_hit_rate:15.3f}")
     title = f"{args.model} two-stage recall vs person height (conf {args.conf}, {usable} photos)"
     png = plot(points, args.out / "cigarette_distance.png", title)
     (args.out / "cigarette_distance.json").write_text(

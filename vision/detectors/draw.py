@@ -22,7 +22,11 @@ def draw_detections(image: np.ndarray, detections: Detections, *, thickness: int
         x1, y1, x2, y2 = (int(round(v)) for v in detections.xyxy[i])
         colour = _PALETTE[int(detections.class_id[i]) % len(_PALETTE)]
         cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness)
-        label = f"{detections.class_name[i]} {detections.confidence[i]:.2f}"
+        name = str(detections.class_name[i])
+        raw = detections.data.get("raw_class_name")
+        if raw is not None and raw[i] != name:  # e.g. the fall model's `Fall` shown as person/Fall
+            name = f"{name}/{raw[i]}"
+        label = f"{name} {detections.confidence[i]:.2f}"
         if detections.tracker_id is not None:
             label = f"#{detections.tracker_id[i]} {label}"
         (tw, th), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)

@@ -21,9 +21,17 @@ MIN_ELEMENTS_TO_HALVE = 1024  # small tensors (biases, shape constants) stay flo
 
 
 def export_onnx(
-    checkpoint: Path, out_path: Path, imgsz: int, extra_metadata: dict[str, str] | None = None
+    checkpoint: Path,
+    out_path: Path,
+    imgsz: int,
+    extra_metadata: dict[str, str] | None = None,
+    *,
+    fp16_weights: bool = True,
 ) -> Path:
-    """`checkpoint` (.pt) → `out_path` (.onnx, fixed batch 1, ultralytics metadata + `extra_metadata`)."""
+    """`checkpoint` (.pt) → `out_path` (.onnx, fixed batch 1, ultralytics metadata + `extra_metadata`).
+
+    `fp16_weights=False` keeps ultralytics' plain float32 file (used to measure what fp16 storage costs).
+    """
     from models.training.offline import prepare_offline_ultralytics
 
     prepare_offline_ultralytics()
@@ -36,7 +44,10 @@ def export_onnx(
         shutil.copyfile(checkpoint, staged)  # ultralytics writes the .onnx beside the .pt
         exported = Path(YOLO(str(staged)).export(format="onnx", imgsz=imgsz, simplify=False, dynamic=False))
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        store_weights_as_fp16(exported, out_path, extra_metadata or {})
+        if fp16_weights:
+            store_weights_as_fp16(exported, out_path, extra_metadata or {})
+        else:
+            shutil.copyfile(exported, out_path)
     return out_path
 
 

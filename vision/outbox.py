@@ -552,20 +552,30 @@ class Publisher:
                 ):
                     return
                 self._wake.clear()
-                batch = self.outbox.due()
-                if not batch:
-                    next_due = self.outbox.next_due_at()
-                    if self._stop.is_set() and next_due is None:
-                        return  # drained
-                    self._sleep_until(next_due)
-                    continue
-                for entry in batch:
-                    if self._stop.is_set() and time.monotonic() >= (self._drain_deadline or 0):
+                try:
+                    if self._pass(client):
                         return
-                    result = self.send(client, entry)
-                    self._record(entry, result)
-                    if result.outcome == "retry":
-                        break  # everything else waits out the backoff too
+                except Exception:  # the thread must outlive surprises (disk, locks); rows stay pending
+                    log.exception("publisher pass failed; retrying in %.1fs", self.config.poll_interval_s)
+                    self._sleep_until(None)
+
+    def _pass(self, client: httpx.Client) -> bool:
+        """Send the due rows, or sleep until one is due. True when a drain is finished."""
+        batch = self.outbox.due()
+        if not batch:
+            next_due = self.outbox.next_due_at()
+            if self._stop.is_set() and next_due is None:
+                return True
+            self._sleep_until(next_due)
+            return False
+        for entry in batch:
+            if self._stop.is_set() and time.monotonic() >= (self._drain_deadline or 0):
+                return True
+            result = self.send(client, entry)
+            self._record(entry, result)
+            if result.outcome == "retry":
+                break  # everything else waits out the backoff too
+        return False
 
     def _sleep_until(self, next_due: float | None) -> None:
         wait = self.config.poll_interval_s
@@ -598,6 +608,10 @@ class Publisher:
         except FileNotFoundError as exc:
             return SendResult("park", None, f"evidence file missing from the outbox: {exc.filename}")
         except httpx.HTTPError as exc:
+            return SendResult("retry", None, f"{type(exc).__name__}: {exc}")
+        except ValueError as exc:  # the stored record no longer validates: a human must look
+            return SendResult("park", None, f"record in the outbox is invalid: {exc}")
+        except OSError as exc:  # reading the evidence failed for a reason other than it missing
             return SendResult("retry", None, f"{type(exc).__name__}: {exc}")
         outcome = classify_status(response.status_code)
         return SendResult(outcome, response.status_code, response.text[:4000])

@@ -353,3 +353,15 @@ def test_retry_now_makes_backed_off_rows_due(tmp_path: Path) -> None:
     assert outbox.due() == []
     assert outbox.retry_now() == 1
     assert [e.idempotency_key for e in outbox.due()] == [entry.idempotency_key]
+
+
+def test_a_row_whose_evidence_vanished_from_the_outbox_is_parked_not_retried(tmp_path: Path, serve) -> None:
+    server = serve(lambda n, key: 201)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.add(*make_record(tmp_path, 0))
+    outbox.add(*make_record(tmp_path, 1))
+    (outbox.entries()[0].files_dir / "snapshot.jpg").unlink()  # e.g. someone cleaned the folder by hand
+    with Publisher(outbox, service_url=server.url, token="t", config=FAST):
+        wait_for(lambda: outbox.counts() == {"pending": 0, "delivered": 1, "parked": 1})
+    assert "evidence file missing" in outbox.status().parked[0].error
+    assert server.keys() == ["cam-test:jaywalking-0001"]  # the healthy row was not held up

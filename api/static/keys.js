@@ -78,6 +78,15 @@
     }
   });
 
+  // Clicking Previous/Next also hands back the case being left.
+  document.querySelectorAll("a[data-nav]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      if (!document.getElementById("release-form")) return;
+      event.preventDefault();
+      go(link.dataset.nav);
+    });
+  });
+
   document.addEventListener("focusout", function (event) {
     if (event.target && event.target.id === "confirm-btn") disarm();
   });

@@ -35,7 +35,7 @@ def _assert_plain(page) -> None:
     assert "Traceback" not in body
 
 
-def test_login_queue_case_evidence_and_confirm(service, seed_case, new_page, tmp_path):
+def test_login_queue_case_evidence_and_confirm(service, seed_case, new_page):
     ids = [seed_case("jaywalking", 0.87), seed_case("littering", 0.74), seed_case("smoking", 0.66)]
     ids.append(seed_case("jaywalking", 0.52, camera_id="almaty-abay-01"))
     page = new_page(1366, 768)
@@ -57,7 +57,6 @@ def test_login_queue_case_evidence_and_confirm(service, seed_case, new_page, tmp
         "detected automatically by an artificial-intelligence system"
         in page.locator(".ai-banner").inner_text()
     )
-    page.screenshot(path=str(_screenshot_path("queue.png", tmp_path)))
 
     # Filters: type and confidence range go through the same list_cases as the API.
     page.select_option("select[name=type]", "jaywalking")
@@ -84,8 +83,6 @@ def test_login_queue_case_evidence_and_confirm(service, seed_case, new_page, tmp
     assert "yolox-nano" in page.locator(".provenance").inner_text()
     assert "was detected automatically" in page.locator(".notice").inner_text()
     assert "c confirm" in page.locator(".actions .keys").inner_text()
-    page.screenshot(path=str(_screenshot_path("case.png", tmp_path)))
-    page.screenshot(path=str(_screenshot_path("case-full.png", tmp_path)), full_page=True)
 
     with service.session() as session:
         assert session.get(Fine, ids[0]).claimed_by_id is not None  # opening the page claimed it
@@ -216,7 +213,7 @@ def test_keyboard_only_decisions(service, seed_case, new_page):
     assert reason == "no_violation"
 
 
-def test_j_and_k_move_between_cases_and_release_the_one_left(service, seed_case, new_page):
+def test_next_and_previous_release_the_case_left_behind(service, seed_case, new_page):
     first, second = seed_case(), seed_case()
     page = new_page()
     login(page, "alice")
@@ -224,7 +221,7 @@ def test_j_and_k_move_between_cases_and_release_the_one_left(service, seed_case,
     page.keyboard.press("j")
     page.wait_for_url(f"**/cases/{second}")
     assert _fine(service, first).claimed_by_id is None  # left behind for others
-    page.keyboard.press("k")
+    page.click("a[data-nav=prev]")  # the link does the same as k
     page.wait_for_url(f"**/cases/{first}")
     assert _fine(service, second).claimed_by_id is None
     assert _fine(service, first).claimed_by_id is not None
@@ -300,3 +297,48 @@ def test_logout_ends_the_session(service, new_page):
     assert page.locator(".flash-info").inner_text() == "You are logged out."
     page.goto("/history")
     assert "/login?next=%2Fhistory" in page.url
+
+
+def test_screenshots_queue_and_case_at_1366x768(service, seed_case, new_page, tmp_path):
+    """The README's pictures (refresh with AUTOFINE_UPDATE_SCREENSHOTS=1); each must show a working page."""
+    seeded = [
+        seed_case("jaywalking", 0.91),
+        seed_case("littering", 0.78),
+        seed_case("jaywalking", 0.64, camera_id="almaty-abay-01"),
+        seed_case("smoking", 0.71),
+        seed_case("littering", 0.58),
+        seed_case("jaywalking", 0.83),
+    ]
+    bob = new_page()
+    login(bob, "bob")
+    bob.goto(f"/cases/{seeded[1]}")  # one case held by another reviewer
+    page = new_page(1366, 768)
+    login(page, "alice")
+    shot = _screenshot_path("queue.png", tmp_path)
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 20_000
+    assert page.locator("span.claim.other").count() == 1
+
+    page.goto(f"/cases/{seeded[0]}")
+    page.wait_for_function("document.querySelector('#snapshot').naturalWidth > 0")
+    page.wait_for_function("document.querySelector('#clip').readyState >= 2", timeout=20_000)
+    for name, full in (("case.png", False), ("case-full.png", True)):
+        shot = _screenshot_path(name, tmp_path)
+        page.screenshot(path=str(shot), full_page=full)
+        assert shot.stat().st_size > 50_000
+
+    bob.goto(f"/cases/{seeded[1]}")
+    bob.get_by_role("button", name="Confirm fine").click()
+    bob.wait_for_url("**/cases/*")
+    tablet = new_page(800, 1180)
+    login(tablet, "alice")
+    tablet.goto(f"/cases/{seeded[5]}")
+    tablet.wait_for_function("document.querySelector('#snapshot').naturalWidth > 0")
+    tablet.screenshot(path=str(_screenshot_path("case-tablet.png", tmp_path)))
+    admin = new_page(1366, 768)
+    login(admin, "admin")
+    admin.goto("/history")
+    admin.screenshot(path=str(_screenshot_path("history.png", tmp_path)))
+    admin.goto("/admin")
+    admin.screenshot(path=str(_screenshot_path("admin.png", tmp_path)), full_page=True)
+    assert admin.locator(".ok-line").count() == 1

@@ -80,7 +80,7 @@ def demo(
         bool, typer.Option("--no-serve", help="Exit once every violation is delivered (no UI left running).")
     ] = False,
     camera: Annotated[
-        Path | None, typer.Option("--camera", "-c", help="Camera config [default: cameras/vtest.yaml].")
+        Path | None, typer.Option("--camera", "-c", help="Camera config.", show_default="cameras/vtest.yaml")
     ] = None,
     max_frames: Annotated[
         int | None, typer.Option("--max-frames", min=1, help="Stop after this many analysed frames.")
@@ -88,7 +88,7 @@ def demo(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            "--data-dir", help="Demo database, evidence and outbox [default: $AUTOFINE_DATA_DIR/demo]."
+            "--data-dir", help="Demo database, evidence and outbox.", show_default="$AUTOFINE_DATA_DIR/demo"
         ),
     ] = None,
     model: Annotated[

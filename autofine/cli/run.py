@@ -7,6 +7,8 @@ frames already seen, and everything written stays.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import signal
 from pathlib import Path
@@ -21,7 +23,9 @@ from autofine.errors import UserError
 
 def run(
     camera: Path = typer.Option(..., "--camera", "-c", help="Camera config YAML (e.g. cameras/vtest.yaml)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder [default: runs/<camera_id>]."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Output folder.", show_default="runs/<camera_id>"
+    ),
     max_frames: int | None = typer.Option(
         None, "--max-frames", min=1, help="Stop after this many analysed frames."
     ),
@@ -37,7 +41,7 @@ def run(
         None, "--token", envvar="AUTOFINE_CAMERA_TOKEN", help="Camera token for delivery.", show_default=False
     ),
     outbox_path: Path | None = typer.Option(
-        None, "--outbox", help="Outbox SQLite file [default: $AUTOFINE_OUTBOX_DIR/<camera_id>.sqlite3]."
+        None, "--outbox", help="Outbox SQLite file.", show_default="$AUTOFINE_OUTBOX_DIR/<camera_id>.sqlite3"
     ),
 ) -> None:
     """Detect, track, apply the camera's rules and write confirmed violations with evidence."""
@@ -117,6 +121,16 @@ def run(
             if close is not None:
                 close()
 
+    summary = {
+        "camera_id": config.camera_id,
+        "source": config.source,
+        "config_hash": config.config_hash,
+        "model": info.model_dump(),
+        "interrupted": interrupted,
+        "source_health": dataclasses.asdict(source.health),
+        "stats": stats.as_dict(),
+    }
+    (out_dir / "run.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     table = Table(
         title=f"{config.camera_id}: {stats.frames} frames in {stats.wall_s:.1f} s ({stats.fps:.1f} fps)"
     )

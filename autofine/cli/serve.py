@@ -18,7 +18,6 @@ def serve(
         str | None,
         typer.Option("--db", help="Database URL (default: AUTOFINE_DATABASE_URL or a SQLite file)."),
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Uvicorn worker processes.")] = 1,
 ) -> None:
     """Start the fine-issuing service (intake, review API, web UI); migrates the database first."""
     import uvicorn
@@ -35,8 +34,4 @@ def serve(
     typer.echo(
         f"autofine service on http://{host}:{port}  (db: {settings.resolved_database_url.split('@')[-1]})"
     )
-    if workers > 1:
-        raise UserError(
-            "--workers > 1 needs an import string; run `uvicorn --factory api.app:create_app` instead"
-        )
     uvicorn.run(app, host=host, port=port, log_level="info")

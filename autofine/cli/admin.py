@@ -33,11 +33,10 @@ def _settings(db: str | None):
 def _session(db: str | None):
     from sqlmodel import Session
 
-    from api.bootstrap import open_engine
     from api.errors import ServiceError
 
     settings = _settings(db)
-    engine = open_engine(settings)
+    engine = _open(settings)
     try:
         with Session(engine, expire_on_commit=False) as session:
             yield settings, session
@@ -45,6 +44,20 @@ def _session(db: str | None):
         raise UserError(exc.detail) from exc
     finally:
         engine.dispose()
+
+
+def _open(settings):
+    from sqlalchemy.exc import OperationalError
+
+    from api.bootstrap import open_engine
+
+    try:
+        return open_engine(settings)
+    except OperationalError as exc:
+        raise UserError(
+            f"cannot open the database ({str(exc.orig).splitlines()[0]}); check --db / AUTOFINE_DATABASE_URL "
+            "or start PostgreSQL with scripts/start-postgres.sh"
+        ) from exc
 
 
 def _password(password: str | None) -> str:
@@ -58,10 +71,8 @@ def _password(password: str | None) -> str:
 @app.command()
 def migrate(db: DbOption = None) -> None:
     """Create or upgrade the database schema (alembic upgrade head)."""
-    from api.bootstrap import open_engine
-
     settings = _settings(db)
-    open_engine(settings).dispose()
+    _open(settings).dispose()
     typer.echo(f"database at head: {settings.resolved_database_url.split('@')[-1]}")
 
 

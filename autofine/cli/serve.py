@@ -30,7 +30,15 @@ def serve(
         settings = Settings(**({"database_url": db} if db else {}))
     except ValidationError as exc:
         raise UserError(str(exc.errors()[0]["msg"])) from exc
-    app = create_app(settings)
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app = create_app(settings)
+    except OperationalError as exc:
+        raise UserError(
+            f"cannot open the database ({str(exc.orig).splitlines()[0]}); check --db / AUTOFINE_DATABASE_URL "
+            "or start PostgreSQL with scripts/start-postgres.sh"
+        ) from exc
     typer.echo(
         f"autofine service on http://{host}:{port}  (db: {settings.resolved_database_url.split('@')[-1]})"
     )

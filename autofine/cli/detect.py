@@ -40,14 +40,14 @@ def detect(
         help="Local .onnx file for the registry id given by --model (its hash is recorded).",
     ),
     out: Path | None = typer.Option(
-        None, "--out", "-o", help="Output folder [default: runs/detect/<source>]."
+        None, "--out", "-o", help="Output folder (default: runs/detect/<source name>)."
     ),
     conf: float = typer.Option(0.25, "--conf", min=0.0, max=1.0, help="Minimum confidence of a box."),
     iou: float = typer.Option(0.45, "--iou", min=0.0, max=1.0, help="NMS IoU threshold (same class)."),
     providers: str | None = typer.Option(
         None,
         "--providers",
-        help="Comma-separated execution providers, e.g. 'cuda,cpu' [default: best available].",
+        help="Comma-separated execution providers, e.g. 'cuda,cpu' (default: best available).",
     ),
     threads: int | None = typer.Option(None, "--threads", min=1, help="onnxruntime intra-op threads."),
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),

@@ -61,7 +61,7 @@ def export(
         ..., help="Ultralytics weights (.pt, e.g. yolo11n.pt) or architecture (.yaml)."
     ),
     imgsz: int = typer.Option(640, "--imgsz", min=32, help="Export input size (square)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output .onnx path [default: ./<name>.onnx]."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output .onnx path (default: ./<name>.onnx)."),
     dynamic: bool = typer.Option(
         False, "--dynamic", help="Dynamic batch axis (batched inference in one run)."
     ),

@@ -200,7 +200,8 @@ def _run_camera(console, config, detector, source, url, token, data_dir, max_fra
     sink = sink_for_delivery(
         DeliveryConfig(service_url=url, token=token, outbox_path=outbox_path), camera_id=config.camera_id
     )
-    pipeline = CameraPipeline(config, detector, [sink], source=source)
+    announce = _Announce(console)
+    pipeline = CameraPipeline(config, detector, [sink, announce], source=source)
     total = None
     if isinstance(source, VideoFileSource) and source.frame_count:
         total = -(-source.frame_count // source.step)
@@ -224,12 +225,6 @@ def _run_camera(console, config, detector, source, url, token, data_dir, max_fra
             task = progress.add_task("camera frames", total=total, status="")
 
             def on_frame(frame, records) -> None:  # noqa: ANN001
-                for record in records:
-                    progress.console.print(
-                        f"  {record.violation_type} (track {record.track_id}, "
-                        f"confidence {record.confidence:.2f}) "
-                        f"at {record.onset:%H:%M:%S} → outbox"
-                    )
                 counts = sink.outbox.counts()
                 progress.update(
                     task,
@@ -262,6 +257,19 @@ def _run_camera(console, config, detector, source, url, token, data_dir, max_fra
         "service_status": service_status,
         "outbox": outbox_path,
     }
+
+
+class _Announce:
+    """A sink that prints each violation as it is stored (including those finished at end of stream)."""
+
+    def __init__(self, console) -> None:  # noqa: ANN001
+        self.console = console
+
+    def emit(self, record, files) -> None:  # noqa: ANN001
+        self.console.print(
+            f"  {record.violation_type} (track {record.track_id}, confidence {record.confidence:.2f}) "
+            f"at {record.onset:%H:%M:%S} → outbox"
+        )
 
 
 def _print_summary(console, summary: dict, url: str, password: str) -> None:  # noqa: ANN001

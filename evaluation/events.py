@@ -17,10 +17,10 @@ The annotation format (one YAML file per clip, see `datasets/events/README.md`):
       - {start: 0.0, end: 2.0, box: {t: 1.0, xyxy: [548, 238, 582, 325]}, note: on the road 1.5 s, then zebra}
 
 An incident matches an event of the same type when their time spans overlap (each widened by
-`time_slack_s`) and, if the event has a box, the incident's box nearest that moment overlaps it (IoU ≥
-`min_box_iou`). Matching is one-to-one, best temporal overlap first: a second incident for one event is a
-false positive (`duplicate`), an incident of the wrong type is a false positive of its type and leaves the
-event a false negative.
+`time_slack_s`) and, if the event has a box and the incident has a box within `box_max_gap_s` of its moment,
+the two boxes overlap (IoU ≥ `min_box_iou`). Matching is one-to-one, best temporal overlap first: a second
+incident for one event is a false positive (`duplicate`), an incident of the wrong type is a false positive of
+its type and leaves the event a false negative.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class Incident:
 class MatchConfig:
     time_slack_s: float = 1.0  # spans are widened by this much on each side before testing overlap
     min_box_iou: float = 0.2  # offender boxes must overlap this much (loose: the event box is one hint)
-    box_max_gap_s: float = 2.0  # incident box used for the spatial test must be this close to the hint's time
+    box_max_gap_s: float = 1.0  # the spatial test needs an incident box this close to the hint's moment
 
 
 @dataclass(frozen=True)
@@ -212,10 +212,8 @@ def _spatial_ok(event: Span, incident: Incident, cfg: MatchConfig) -> bool:
     if getattr(event, "box", None) is None:
         return True
     box = incident.box_near(event.box.t, cfg.box_max_gap_s)
-    if box is None:  # the incident has no box near the hint's moment: compare with its nearest box at all
-        box = incident.box_near(event.box.t, float("inf"))
-    if box is None:
-        return True  # an incident without boxes can only be matched in time
+    if box is None:  # no incident box near the hint's moment: a walker moves too far to compare, time decides
+        return True
     return float(box_iou(np.asarray(event.box.xyxy), box)[0, 0]) >= cfg.min_box_iou
 
 

@@ -70,6 +70,9 @@ def test_box_hint_separates_two_simultaneous_offenders() -> None:
     assert len(r.false_negatives) == 1 and r.false_negatives[0].box.xyxy[0] == 100
     elsewhere = match_events(events[:1], [right])
     assert [f.reason for f in elsewhere.false_positives] == ["wrong place"]
+    # an incident with no box within 1 s of the hint's moment is matched on time alone
+    late = Incident("jaywalking", 17, 19, np.array([17.0, 19.0]), np.array([[500, 100, 540, 200]] * 2, float))
+    assert len(match_events(events[:1], [late]).matches) == 1
 
 
 def test_ignored_span_neither_rewards_nor_penalises() -> None:
@@ -84,7 +87,7 @@ def test_ignored_span_neither_rewards_nor_penalises() -> None:
 def test_ignore_span_with_box_only_covers_that_person() -> None:
     hint = {"t": 11.0, "xyxy": (500, 100, 540, 200)}
     r = match_events(
-        [event("jaywalking", 10, 20, (100, 100, 140, 200))],
+        [event("jaywalking", 10, 20, (100, 100, 140, 200), at=11.5)],
         [
             incident("jaywalking", 11, 12, box=(100, 100, 140, 200)),  # the annotated offender
             incident("jaywalking", 11, 12, box=(505, 100, 545, 200)),  # the undecided person: ignored

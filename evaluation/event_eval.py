@@ -214,6 +214,10 @@ def report_dict(results: Sequence[ClipResult], model: str) -> dict:
     }
 
 
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
 def report_markdown(report: dict) -> str:
     lines = [
         f"# Event accuracy ({report['model']}, {report['date']})",
@@ -223,8 +227,8 @@ def report_markdown(report: dict) -> str:
     ]
     for t, s in report["totals"].items():
         lines.append(
-            f"| {t} | {s['tp']} | {s['fp']} | {s['fn']} | {s['precision']:.2f} | {s['recall']:.2f} "
-            f"| {s['f1']:.2f} |"
+            f"| {t} | {s['tp']} | {s['fp']} | {s['fn']} | {_f(s['precision'])} | {_f(s['recall'])} "
+            f"| {_f(s['f1'])} |"
         )
     for c in report["clips"]:
         lines += [

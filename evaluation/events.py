@@ -173,16 +173,20 @@ class TypeScore:
     fn: int
 
     @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+    def precision(self) -> float | None:
+        """None when there was no incident of this type (nothing to be precise about)."""
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
 
     @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+    def recall(self) -> float | None:
+        """None when there was no event of this type (nothing to recall)."""
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
 
     @property
-    def f1(self) -> float:
+    def f1(self) -> float | None:
         p, r = self.precision, self.recall
+        if p is None or r is None:
+            return None if p is None and r is None else 0.0
         return 2 * p * r / (p + r) if p + r else 0.0
 
 

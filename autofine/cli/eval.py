@@ -178,9 +178,7 @@ def events(
         match=MatchConfig(time_slack_s=time_slack, min_box_iou=min_box_iou),
     )
     for t, s in report["totals"].items():
-        typer.echo(
-            f"{t}: TP {s['tp']} FP {s['fp']} FN {s['fn']} | precision {s['precision']:.2f} "
-            f"recall {s['recall']:.2f} F1 {s['f1']:.2f}"
-        )
+        p, r, f1 = (("n/a" if v is None else f"{v:.2f}") for v in (s["precision"], s["recall"], s["f1"]))
+        typer.echo(f"{t}: TP {s['tp']} FP {s['fp']} FN {s['fn']} | precision {p} recall {r} F1 {f1}")
     for f in files:
         typer.echo(f"wrote {f}")

@@ -103,6 +103,7 @@ def test_requested_types_are_reported_even_when_empty() -> None:
     r = match_events([], [], types=["jaywalking", "littering"])
     assert sorted(r.scores) == ["jaywalking", "littering"]
     assert all((s.tp, s.fp, s.fn) == (0, 0, 0) for s in r.scores.values())
+    assert r.scores["jaywalking"].precision is None and r.scores["jaywalking"].f1 is None
 
 
 def test_annotation_file_errors_are_one_line(tmp_path: Path) -> None:

@@ -319,9 +319,7 @@ def decide(
         reason_code=decision.reason_code,
         reason_text=decision.reason_text.strip(),
         previous_status=str(previous_status),
-        previous_type=violation.violation_type
-        if previous_status == CaseStatus.pending_review
-        else fine.violation_type,
+        previous_type=fine.violation_type,
         new_type=new_type,
         previous_amount_kzt=previous_amount,
         new_amount_kzt=values.get("amount_kzt", previous_amount),

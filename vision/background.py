@@ -59,7 +59,12 @@ class BackgroundConfig(BaseModel):
     static_tolerance: float = Field(
         default=30.0, gt=0, le=255, description="Colour change that restarts a pixel's stationary clock."
     )
-    min_area_px: int = Field(default=30, ge=1, le=1_000_000, description="Smallest proposal, in pixels.")
+    min_area_px: int = Field(
+        default=120,
+        ge=1,
+        le=1_000_000,
+        description="Smallest proposal, in pixels (smaller specks are mostly body parts outside person boxes).",
+    )
     max_area_fraction: float = Field(
         default=0.02, gt=0, le=1, description="Largest proposal as a fraction of the frame (people, cars are bigger)."
     )

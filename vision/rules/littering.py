@@ -45,6 +45,12 @@ class LitteringConfig(RuleConfig):
     min_owner_cover: float = Field(
         default=0.5, gt=0, le=1, description="Share of the object's box the owner's box must have covered."
     )
+    attended_margin: float = Field(
+        default=0.25,
+        ge=0,
+        le=5,
+        description="An object within this share of another person's box size is attended (their bag): no fine.",
+    )
     border_px: int = Field(
         default=8, ge=0, le=200, description="Ignore this many pixels at the frame edge (warping artefacts)."
     )
@@ -212,14 +218,19 @@ class LitteringRule(Rule):
         assert self._covered_at is not None
         t = self._seconds(now)
         m = self.config.person_margin
+        episode_start = t - self.config.handover_s
         for track_id, (x1, y1, x2, y2) in owners.items():
             w, h = x2 - x1, y2 - y1
             box = np.round([x1 - m * w, y1 - m * h, x2 + m * w, y2 + m * h]).astype(int).clip(0)
-            self._covered_by[box[1] : box[3], box[0] : box[2]] = track_id
-            self._covered_at[box[1] : box[3], box[0] : box[2]] = t
+            place = (slice(box[1], box[3]), slice(box[0], box[2]))
+            # A place keeps its first coverer while people keep covering it: the one who brought the object
+            # there, not a companion who walks over it a moment later.
+            by, at = self._covered_by[place], self._covered_at[place]
+            by[at < episode_start] = track_id
+            at[:] = t
 
     def _uncovered_by(self, blob: StaticBlob, now: datetime) -> int | None:
-        """The owner track that covered this blob's place just before it became still in the open."""
+        """The track that first covered this blob's place in the covering that ended just before it was still."""
         assert self._covered_by is not None and self._covered_at is not None
         x1, y1, x2, y2 = (int(round(v)) for v in blob.xyxy)
         ids = self._covered_by[y1:y2, x1:x2]
@@ -322,6 +333,8 @@ class LitteringRule(Rule):
             away = float(_box_distance(centre, obj.owner_xyxy[None])[0]) / height
             if away < self.config.away_distance:
                 continue
+            if self._attended(obj, owners):
+                continue  # someone stands at it: their bag, or a body part the detector's box missed
             score = self.config.base_score + (1 - self.config.base_score) * obj.label_confidence
             object_frame_box = stabilized.boxes_to_frame(obj.xyxy[None])[0]
             obj.candidates += 1
@@ -346,6 +359,18 @@ class LitteringRule(Rule):
                 )
             )
         return candidates
+
+    def _attended(self, obj: LitterObject, owners: dict[int, np.ndarray]) -> bool:
+        """True when another person's box (widened by `attended_margin` of its size) touches the object."""
+        m = self.config.attended_margin
+        for track_id, (x1, y1, x2, y2) in owners.items():
+            if track_id == obj.owner_track_id:
+                continue
+            w, h = x2 - x1, y2 - y1
+            ox1, oy1, ox2, oy2 = obj.xyxy
+            if ox1 <= x2 + m * w and ox2 >= x1 - m * w and oy1 <= y2 + m * h and oy2 >= y1 - m * h:
+                return True
+        return False
 
     # ---------------------------------------------------------------- camera motion
 

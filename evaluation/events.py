@@ -18,7 +18,8 @@ The annotation format (one YAML file per clip, see `datasets/events/README.md`):
 
 An incident matches an event of the same type when their time spans overlap (each widened by
 `time_slack_s`) and, if the event has a box and the incident has a box within `box_max_gap_s` of its moment,
-the two boxes overlap (IoU ≥ `min_box_iou`). Matching is one-to-one, best temporal overlap first: a second
+the two boxes overlap (IoU ≥ `min_box_iou`). Matching is one-to-one: pairs confirmed by a box first, then the
+longest time overlap first. A second
 incident for one event is a false positive (`duplicate`), an incident of the wrong type is a false positive of
 its type and leaves the event a false negative.
 """
@@ -212,13 +213,20 @@ def _ignored(incident: Incident, spans: Sequence[Span], cfg: MatchConfig) -> boo
     )
 
 
-def _spatial_ok(event: Span, incident: Incident, cfg: MatchConfig) -> bool:
-    if getattr(event, "box", None) is None:
-        return True
-    box = incident.box_near(event.box.t, cfg.box_max_gap_s)
+def _box_iou_at_hint(event: Span, incident: Incident, cfg: MatchConfig) -> float | None:
+    """IoU of the event's box hint with the incident's box at that moment; None when not comparable."""
+    hint = getattr(event, "box", None)
+    if hint is None:
+        return None
+    box = incident.box_near(hint.t, cfg.box_max_gap_s)
     if box is None:  # no incident box near the hint's moment: a walker moves too far to compare, time decides
-        return True
-    return float(box_iou(np.asarray(event.box.xyxy), box)[0, 0]) >= cfg.min_box_iou
+        return None
+    return float(box_iou(np.asarray(hint.xyxy), box)[0, 0])
+
+
+def _spatial_ok(event: Span, incident: Incident, cfg: MatchConfig) -> bool:
+    iou = _box_iou_at_hint(event, incident, cfg)
+    return iou is None or iou >= cfg.min_box_iou
 
 
 def match_events(
@@ -238,13 +246,15 @@ def match_events(
             if incident.violation_type != event.type:
                 continue
             overlap = _overlap(event.start, event.end, incident.start, incident.end, cfg.time_slack_s)
-            if overlap >= 0 and _spatial_ok(event, incident, cfg):
-                pairs.append((overlap, ei, ii))
-    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+            iou = _box_iou_at_hint(event, incident, cfg)
+            if overlap >= 0 and (iou is None or iou >= cfg.min_box_iou):
+                pairs.append((iou is not None, round(overlap, 3), ei, ii))
+    # pairs confirmed by the box hint first, then the longest time overlap (rounded: ties go by order)
+    pairs.sort(key=lambda p: (not p[0], -p[1], p[2], p[3]))
     used_events: set[int] = set()
     used_incidents: set[int] = set()
     matches = []
-    for overlap, ei, ii in pairs:
+    for _, overlap, ei, ii in pairs:
         if ei in used_events or ii in used_incidents:
             continue
         used_events.add(ei)

@@ -90,6 +90,6 @@ def test_vtest_annotation_with_yolox_nano(tmp_path, yolox_nano_path) -> None:
         [EVENTS / "vtest.yaml"], lambda clip: detector, tmp_path, model="yolox-nano"
     )
     score = report["totals"]["jaywalking"]
-    assert score["tp"] + score["fn"] == 5  # the annotated walkers of the first 11 s
-    # measured 2026-11-25: 5 TP, 0 FP, 0 FN; allow one miss or one extra for tracker nondeterminism
-    assert score["tp"] >= 4 and score["fp"] <= 1
+    assert score["tp"] + score["fn"] == 11  # the annotated walks of the first 20 s
+    # measured 2026-11-25 (see docs/results.md); the band allows for onnxruntime builds
+    assert score["tp"] >= 7 and score["fp"] <= 3

@@ -114,3 +114,18 @@ def test_annotation_file_errors_are_one_line(tmp_path: Path) -> None:
     bad.write_text("clip: x.mp4\nevnts: []\n")
     with pytest.raises(UserError, match="evnts"):
         load_annotation(bad, resolve=False)
+
+
+def test_a_box_confirmed_pair_beats_a_time_only_pair() -> None:
+    # Two walkers with overlapping spans; each incident's boxes cover only its own walker's hint moment.
+    a = event("jaywalking", 1, 16, (628, 252, 666, 351), at=3.0)
+    d = event("jaywalking", 4, 13, (585, 207, 622, 309), at=7.0)
+    inc_a = Incident(
+        "jaywalking", 3.2, 5.8, np.array([2.0, 3.0, 5.8]), np.array([[630, 250, 668, 350]] * 3, float)
+    )
+    inc_d = Incident(
+        "jaywalking", 6.2, 8.8, np.array([4.2, 7.0, 8.8]), np.array([[585, 210, 622, 310]] * 3, float)
+    )
+    r = match_events([a, d], [inc_d, inc_a])
+    pairs = {(m.event.start, m.incident.start) for m in r.matches}
+    assert pairs == {(1.0, 3.2), (4.0, 6.2)}

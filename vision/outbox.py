@@ -222,6 +222,20 @@ class Outbox:
         with self._transaction() as db:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
+        self._sweep_orphans()
+
+    def _sweep_orphans(self, min_age_s: float = 600.0) -> None:
+        """Remove evidence folders left by a crash inside `add` (no row refers to them), once they are old
+        enough that no live `add` can still be working on them."""
+        with self._lock:
+            known = {row[0] for row in self._db.execute("SELECT files_dir FROM outbox")}
+        cutoff = time.time() - min_age_s
+        for folder in self.files_root.iterdir():
+            try:
+                if folder.name not in known and folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                continue
 
     # -- plumbing -------------------------------------------------------------------------------------------
 

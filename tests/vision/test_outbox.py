@@ -365,3 +365,24 @@ def test_a_row_whose_evidence_vanished_from_the_outbox_is_parked_not_retried(tmp
         wait_for(lambda: outbox.counts() == {"pending": 0, "delivered": 1, "parked": 1})
     assert "evidence file missing" in outbox.status().parked[0].error
     assert server.keys() == ["cam-test:jaywalking-0001"]  # the healthy row was not held up
+
+
+def test_folders_left_by_a_crash_inside_add_are_swept_when_old(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "outbox.sqlite3"
+    with Outbox(path) as outbox:
+        outbox.add(*make_record(tmp_path, 0))
+        kept = outbox.entries()[0].files_dir
+        old_tmp = outbox.files_root / ".tmp-deadbeef"  # killed while copying
+        old_orphan = outbox.files_root / ("0" * 32)  # killed between rename and commit
+        fresh_tmp = outbox.files_root / ".tmp-inprogress"  # another add may be copying right now
+        for folder in (old_tmp, old_orphan, fresh_tmp):
+            folder.mkdir()
+            (folder / "snapshot.jpg").write_bytes(b"x")
+        hour_ago = time.time() - 3600
+        for folder in (old_tmp, old_orphan, kept):
+            os.utime(folder, (hour_ago, hour_ago))
+    with Outbox(path) as reopened:
+        remaining = sorted(p.name for p in reopened.files_root.iterdir())
+    assert remaining == sorted([kept.name, fresh_tmp.name])

@@ -126,6 +126,17 @@ def list_cases(session: Session, query: CaseFilter) -> tuple[list[FinePublic], i
     return [to_public(f, v, names) for f, v in rows], count
 
 
+def pending_counts(session: Session) -> dict[str, int]:
+    """Cases waiting for review per violation type (every type present, zero included)."""
+    rows = session.exec(
+        select(Fine.violation_type, func.count())
+        .where(Fine.status == str(CaseStatus.pending_review))
+        .group_by(Fine.violation_type)
+    ).all()
+    found = dict(rows)
+    return {t: found.get(t, 0) for t in VIOLATION_TYPES} | found
+
+
 def get_case(session: Session, fine_id: int) -> tuple[Fine, Violation]:
     fine = session.get(Fine, fine_id)
     if fine is None:

@@ -52,7 +52,7 @@ STATIC_DIR = _HERE / "static"
 CSRF_KEY = "csrf"
 FLASH_KEY = "flash"
 QUEUE_PAGE = 50
-NAV_WINDOW = 200  # how many queue entries j/k and "next case" look through
+NAV_WINDOW = 100  # how many queue entries j/k and "next case" look through
 
 TYPE_LABELS = {"littering": "Littering", "smoking": "Smoking", "jaywalking": "Jaywalking"}
 STATUS_LABELS = {
@@ -290,9 +290,7 @@ def queue_page(request: Request, session: SessionDep, user: PageReviewer) -> HTM
         limit=QUEUE_PAGE,
     )
     rows, count = cases.list_cases(session, query)
-    counts = {
-        t: cases.list_cases(session, cases.CaseFilter(violation_type=t, limit=1))[1] for t in VIOLATION_TYPES
-    }
+    counts = cases.pending_counts(session)
     violations = {
         v.id: v
         for v in session.exec(
@@ -383,12 +381,12 @@ def _queue_ids(session: Session, user: User) -> list[int]:
     return [r.id for r in rows if r.claimed_by in (None, user.username)]
 
 
-def _neighbour(session: Session, user: User, fine_id: int, step: int) -> int | None:
-    ids = _queue_ids(session, user)
+def _neighbours(ids: list[int], fine_id: int) -> tuple[int | None, int | None]:
+    """(previous, next) around `fine_id` in the queue; from outside the queue, next is its first case."""
     if fine_id in ids:
-        i = ids.index(fine_id) + step
-        return ids[i] if 0 <= i < len(ids) else None
-    return ids[0] if ids and step > 0 else (ids[-1] if ids else None)
+        i = ids.index(fine_id)
+        return (ids[i - 1] if i > 0 else None), (ids[i + 1] if i + 1 < len(ids) else None)
+    return None, (ids[0] if ids else None)
 
 
 def _next_case_url(session: Session, user: User, after: int) -> str:
@@ -425,6 +423,7 @@ def case_page(fine_id: int, request: Request, session: SessionDep, user: PageRev
     others = [e for e in live if e not in (snapshot, clip)]
     trail = audit.trail(session, targets=[f"fine:{fine_id}", f"violation:{violation.id}"])
     names = _names(session, {d.reviewer_id for d in detail.decisions})
+    prev_id, next_id = _neighbours(_queue_ids(session, user), fine_id)
     return _render(
         request,
         "case.html",
@@ -443,8 +442,8 @@ def case_page(fine_id: int, request: Request, session: SessionDep, user: PageRev
             "claim_note": claim_note,
             "decider_names": names,
             "trail": trail,
-            "prev_id": _neighbour(session, user, fine_id, -1),
-            "next_id": _neighbour(session, user, fine_id, +1),
+            "prev_id": prev_id,
+            "next_id": next_id,
             "reject_reasons": REJECT_REASONS,
             "override_reasons": OVERRIDE_REASONS,
             "types": VIOLATION_TYPES,

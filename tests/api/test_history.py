@@ -39,6 +39,16 @@ def test_decision_history_newest_first_with_reviewer_names(client, actors, new_c
     assert cases.decision_history(session, violation_type="jaywalking") == ([], 0)
 
 
+def test_pending_counts_per_type(client, actors, new_case, session):
+    assert cases.pending_counts(session) == {"jaywalking": 0, "littering": 0, "smoking": 0}
+    new_case(violation_type="littering")
+    new_case(violation_type="littering")
+    decided = new_case(violation_type="smoking")
+    new_case(violation_type="jaywalking")
+    _decide(client, actors.reviewer, decided, {"action": "confirm"})
+    assert cases.pending_counts(session) == {"jaywalking": 1, "littering": 2, "smoking": 0}
+
+
 def test_trail_lists_a_cases_entries_in_order(client, actors, new_case, session):
     fine_id = new_case()
     other = new_case()

@@ -709,6 +709,13 @@ def resolve_token(delivery: DeliveryConfig) -> str:
     return token
 
 
+def check_delivery(delivery: DeliveryConfig) -> str:
+    """Fail early (before a model is loaded) on a bad service URL or a missing token; returns the token."""
+    if not delivery.service_url.startswith(("http://", "https://")):
+        raise UserError(f"delivery.service_url {delivery.service_url!r} must start with http:// or https://")
+    return resolve_token(delivery)
+
+
 def sink_for_delivery(
     delivery: DeliveryConfig,
     *,
@@ -720,9 +727,7 @@ def sink_for_delivery(
 
     Rows left pending by an earlier run (a crash, the service down) are sent first, as soon as this starts.
     """
-    if not delivery.service_url.startswith(("http://", "https://")):
-        raise UserError(f"delivery.service_url {delivery.service_url!r} must start with http:// or https://")
-    token = resolve_token(delivery)
+    token = check_delivery(delivery)
     path = delivery.outbox_path or default_outbox_path(camera_id)
     try:
         outbox = Outbox(path)

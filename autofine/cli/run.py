@@ -60,11 +60,15 @@ def run(
         updates["model_path"] = model_path
     if updates:
         config = config.model_copy(update=updates)
+    delivery = _delivery(config, service_url, token, outbox_path)
+    if delivery is not None:
+        from vision.outbox import check_delivery
+
+        check_delivery(delivery)  # a missing token fails before a model is fetched
     source = open_source(config)  # a bad source fails before a model is fetched
     detector = load_detector(config.model, path=config.model_path, threads=threads)
     out_dir = out or Path("runs") / config.camera_id
     directory = DirectorySink(out_dir)
-    delivery = _delivery(config, service_url, token, outbox_path)
     sinks: list = [directory, *_delivery_sinks(delivery, config.camera_id)]
     pipeline = CameraPipeline(config, detector, sinks, source=source)
     info = detector.model_info

@@ -355,6 +355,7 @@ class BenchResult:
     cameras: list[CameraPoint]
     target_fps: float
     baseline: BaselineResult
+    threads: list[dict] = field(default_factory=list)  # inference per onnxruntime thread count
     gpu: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
@@ -409,6 +410,27 @@ def machine_info() -> dict:
         "providers_available": ort.get_available_providers(),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
+
+
+def thread_sweep(model: str, path: Path | None, frames: Sequence[Frame], providers=None) -> list[dict]:
+    """Inference time and CPU per frame with 1, 2, … onnxruntime intra-op threads (up to the core count)."""
+    from vision.detectors import load_detector
+
+    rows = []
+    for threads in range(1, max(1, os.cpu_count() or 1) + 1):
+        detector = load_detector(model, path=path, providers=providers, threads=threads)
+        detector.detect(frames[0].image)  # warm-up
+        clock = _Clock()
+        ms = []
+        with clock:
+            for frame in frames:
+                tensor, _ = detector._preprocess(frame.image)
+                t0 = time.perf_counter()
+                detector.runner.run(tensor[None])
+                ms.append((time.perf_counter() - t0) * 1000)
+        stat = StageStat.of(f"inference@{threads}", ms, clock.cores)
+        rows.append({"threads": threads, **asdict(stat), "cpu_ms_per_frame": 1000 * clock.cpu / len(frames)})
+    return rows
 
 
 def gpu_section(model: str, path: Path | None, frames: Sequence[Frame], config) -> dict:
@@ -519,6 +541,9 @@ def run_bench(
         else f"ultralytics baseline: {base.reason}"
     )
 
+    threads_rows = thread_sweep(model, model_path, decoded[:10], list(providers) if providers else None)
+    log("threads: " + ", ".join(f"{r['threads']}→{r['mean_ms']:.1f} ms" for r in threads_rows))
+
     gpu = gpu_section(model, model_path, decoded[: min(len(decoded), 50)], every_frame)
     return BenchResult(
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -534,5 +559,6 @@ def run_bench(
         cameras=sweep,
         target_fps=target,
         baseline=base,
+        threads=threads_rows,
         gpu=gpu,
     )

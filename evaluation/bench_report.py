@@ -91,6 +91,15 @@ def bench_markdown(r: BenchResult) -> str:
             for p in r.cameras
         ),
         "",
+        "## onnxruntime threads (inference only, 10 frames each)",
+        "",
+        "| threads | mean ms | p95 ms | CPU ms/frame |",
+        "|---:|---:|---:|---:|",
+        *(
+            f"| {t['threads']} | {t['mean_ms']:.1f} | {t['p95_ms']:.1f} | {t['cpu_ms_per_frame']:.1f} |"
+            for t in r.threads
+        ),
+        "",
         "## GPU",
         "",
     ]

@@ -164,6 +164,14 @@ def bench_section() -> list[str]:
             )
         else:
             lines.append(f"- ultralytics baseline: {b['reason']}")
+        if r.get("threads"):
+            lines.append(
+                "- inference by onnxruntime threads: "
+                + ", ".join(
+                    f"{t['threads']} → {t['mean_ms']:.1f} ms ({t['cpu_ms_per_frame']:.0f} CPU ms)"
+                    for t in r["threads"]
+                )
+            )
         gpu = r.get("gpu", {}).get("runs", [])
         lines.append(f"- GPU: {'see the JSON' if gpu else 'no CUDA/TensorRT provider here, section skipped'}")
         lines += ["", f"Files: `benchmarks/results/{r['_file']}` (+ `.md`, `_cameras.png`)", ""]

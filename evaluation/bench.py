@@ -225,6 +225,7 @@ class CameraPoint:
     min_camera_fps: float  # the slowest camera's analysed frames per second
     sustained: bool  # every camera analysed at least the target fps
     rss_mb: float
+    lag_s: float = 0.0  # how far the slowest camera ends behind real time (0 when it keeps up)
 
 
 def camera_sweep(

@@ -83,11 +83,11 @@ def bench_markdown(r: BenchResult) -> str:
         f"## Cameras (threads sharing one detector, {r.cameras[0].frames_per_camera if r.cameras else 0} "
         f"analysed frames each, target {r.target_fps:g} frames/s per camera)",
         "",
-        "| cameras | total frames/s | slowest camera frames/s | keeps up | RSS MB |",
-        "|---:|---:|---:|:---:|---:|",
+        "| cameras | total frames/s | slowest camera frames/s | keeps up | lag behind real time s | RSS MB |",
+        "|---:|---:|---:|:---:|---:|---:|",
         *(
             f"| {p.cameras} | {p.total_fps:.2f} | {p.min_camera_fps:.2f} | "
-            f"{'yes' if p.sustained else 'no'} | {p.rss_mb:.0f} |"
+            f"{'yes' if p.sustained else 'no'} | {p.lag_s:.1f} | {p.rss_mb:.0f} |"
             for p in r.cameras
         ),
         "",

@@ -154,6 +154,7 @@ class StationaryForeground:
         fraction = float(foreground[visible].mean()) if visible.any() else 0.0
         if fraction >= cfg.lighting_change_fraction:
             self._background[free] = current[free]
+            self._known[~free] = 0  # under people the old light is stale: learn it when they leave
             self._static_s[:] = 0
             empty = np.zeros_like(foreground)
             return ForegroundUpdate((), True, fraction, empty, empty)

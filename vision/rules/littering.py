@@ -131,6 +131,7 @@ class LitteringRule(Rule):
         self._covered_by: np.ndarray | None = None  # int32 H×W: owner track whose box last covered the pixel
         self._covered_at: np.ndarray | None = None  # float32 H×W: when (seconds since start), -inf never
         self.last_update = None  # the latest ForegroundUpdate (debugging, drawing)
+        self.lighting_changes = 0  # frames rejected as a lighting change
 
     # ---------------------------------------------------------------- per frame
 
@@ -153,6 +154,7 @@ class LitteringRule(Rule):
             people[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)] = True
         update = self.foreground.update(stabilized.image, people, watch, max(dt, 1e-3))
         self.last_update = update
+        self.lighting_changes += int(update.lighting_change)
         owners = self._owner_boxes(observation, stabilized)
         self._remember_cover(owners, frame.timestamp, watch.shape)
         if not update.lighting_change:

@@ -152,5 +152,6 @@ def test_sudden_global_brightness_change_is_not_littering(detector, vtest_frames
         return cv2.convertScaleAbs(image, alpha=1.3, beta=25) if i >= 40 else image
 
     outcome = _run(detector, vtest_frames, brighten, tmp_path)
+    assert outcome.rule.lighting_changes >= 1, "the change was recognised as lighting"
     assert [r for r in outcome.records if r.violation_type == "littering"] == []
     assert _owned(outcome) == []

@@ -139,6 +139,7 @@ def demo(
     console.print(f"fine service on [bold]{url}[/] (data: {data_dir})")
     try:
         summary = _run_camera(console, config, detector, source, url, token, data_dir, max_frames)
+        summary["cases"] = _case_counts(settings)
         _print_summary(console, summary, url, password)
         if summary["pending"] or summary["parked"]:
             raise UserError(
@@ -243,7 +244,6 @@ def _run_camera(console, config, detector, source, url, token, data_dir, max_fra
 
     with Outbox(outbox_path) as outbox:
         status = outbox.status()
-    service_status = Counter(status.service_status)
     return {
         "frames": stats.frames,
         "wall_s": stats.wall_s,
@@ -254,7 +254,6 @@ def _run_camera(console, config, detector, source, url, token, data_dir, max_fra
         "delivered": status.counts["delivered"],
         "pending": pending,
         "parked": status.counts["parked"],
-        "service_status": service_status,
         "outbox": outbox_path,
     }
 
@@ -272,10 +271,27 @@ class _Announce:
         )
 
 
+def _case_counts(settings) -> Counter:  # noqa: ANN001
+    """Cases by status, as the service's database has them now (reviewers may already be at work)."""
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
+    from api.db import make_engine
+    from api.models import Fine
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            rows = session.exec(select(Fine.status, func.count()).group_by(Fine.status)).all()
+    finally:
+        engine.dispose()
+    return Counter({str(status): n for status, n in rows})
+
+
 def _print_summary(console, summary: dict, url: str, password: str) -> None:  # noqa: ANN001
     from rich.table import Table
 
-    status = summary["service_status"]
+    status = summary["cases"]
     auto = status.get("auto_issued", 0)
     queued = status.get("pending_review", 0)
     table = Table(title="demo summary", show_header=False, title_justify="left")

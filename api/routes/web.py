@@ -15,11 +15,14 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import audit, cases
 from api.db import utcnow
@@ -86,6 +89,8 @@ def setup(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_exception_handler(_LoginRequired, _to_login)
     app.add_exception_handler(_PageError, _error_page)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
 
 
 # ---------------------------------------------------------------- who is looking
@@ -107,6 +112,29 @@ async def _to_login(request: Request, exc: Exception) -> Response:
 async def _error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, _PageError)
     return _render(request, "error.html", {"title": exc.title, "text": exc.text}, status_code=exc.status_code)
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the JSON API, metrics or docs)."""
+    api_paths = ("/api/", "/metrics", "/healthz", "/docs", "/redoc", "/openapi")
+    return not request.url.path.startswith(api_paths) and "text/html" in request.headers.get("accept", "")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if not _wants_html(request):
+        return await http_exception_handler(request, exc)
+    title = "Page not found" if exc.status_code == 404 else "Something went wrong"
+    text = "There is no such page." if exc.status_code == 404 else str(exc.detail)
+    return _render(request, "error.html", {"title": title, "text": text}, status_code=exc.status_code)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if not _wants_html(request):
+        return await request_validation_exception_handler(request, exc)
+    text = "This address is not valid (a case number must be a whole number)."
+    return _render(request, "error.html", {"title": "Page not found", "text": text}, status_code=404)
 
 
 def _page_user(request: Request, session: SessionDep) -> User:

@@ -342,3 +342,15 @@ def test_screenshots_queue_and_case_at_1366x768(service, seed_case, new_page, tm
     admin.goto("/admin")
     admin.screenshot(path=str(_screenshot_path("admin.png", tmp_path)), full_page=True)
     assert admin.locator(".ok-line").count() == 1
+
+
+def test_bad_addresses_get_a_page_not_json(service, new_page):
+    page = new_page()
+    login(page, "alice")
+    for url in ("/cases/abc", "/no-such-page", "/cases/999999"):
+        response = page.goto(url)
+        assert response.status == 404, url
+        assert page.locator("h1").inner_text() in ("Page not found", "No such case"), url
+        _assert_plain(page)
+    api = page.goto("/api/v1/review/cases/abc")  # the JSON API keeps answering JSON, even to a browser
+    assert api.status == 422 and api.headers["content-type"].startswith("application/json")

@@ -4,9 +4,10 @@
   candidate for it with detector confidence ≥ `min_confidence`.
 - One incident per track per violation type: once confirmed, that track never confirms that type again.
 - Cooldown: a new track that appeared after a recent incident's track was last seen (within `cooldown_s`),
-  where that person was or could have walked to in the meantime (box IoU ≥ `overlap_iou`, or foot points
-  within (0.5 + `refound_speed_heights_per_s` × gap) body heights), is the same person re-found under a new
-  track id: its incident is suppressed. Two tracks seen at the same time are never merged.
+  and first appeared where that person was lost (box IoU ≥ `overlap_iou`) or where they would have walked at
+  their last speed (foot point within (0.5 + `refound_speed_heights_per_s` × gap) body heights of the
+  prediction), is the same person re-found under a new track id: its incident is suppressed. Two tracks seen
+  at the same time are never merged.
 - Incident id: derived from what was seen (camera, type, onset on the stream clock rounded to
   `ONSET_ROUNDING_S`, coarse offender box), so a restarted pipeline on the same footage gives the same ids
   whatever track ids the tracker hands out.
@@ -84,6 +85,21 @@ class _Recent:
     track_id: int
     last_xyxy: tuple[float, float, float, float]
     last_seen: datetime
+    velocity: tuple[float, float] = (0.0, 0.0)  # foot point, pixels per second
+    incident_id: str = ""
+
+    def move_to(self, xyxy: tuple[float, ...], timestamp: datetime) -> None:
+        dt = (timestamp - self.last_seen).total_seconds()
+        if dt > 0:
+            (ox, oy), (nx, ny) = _foot(self.last_xyxy), _foot(xyxy)
+            vx, vy = (nx - ox) / dt, (ny - oy) / dt
+            self.velocity = (0.5 * self.velocity[0] + 0.5 * vx, 0.5 * self.velocity[1] + 0.5 * vy)
+        self.last_xyxy = tuple(float(v) for v in xyxy)  # type: ignore[assignment]
+        self.last_seen = timestamp
+
+
+def _foot(xyxy: tuple[float, ...]) -> tuple[float, float]:
+    return ((xyxy[0] + xyxy[2]) / 2, xyxy[3])
 
 
 class Confirmer:
@@ -96,7 +112,11 @@ class Confirmer:
         self._confirmed: set[tuple[str, int]] = set()
         self._recent: dict[str, list[_Recent]] = {}
         self.suppressed = 0
+        self.suppressions: list[
+            tuple[str, int, int]
+        ] = []  # (incident id kept, its track then, re-found track)
         self._issued: set[str] = set()
+        self.frame_size: tuple[int, int] | None = None  # (width, height); set by the pipeline
         self._first_seen: dict[int, tuple[datetime, tuple[float, float, float, float]]] = {}
         self._last_seen: dict[int, datetime] = {}
 
@@ -164,14 +184,22 @@ class Confirmer:
         gap = (first_ts - recent.last_seen).total_seconds()
         if gap <= 0:
             return False  # both were visible at the same time: two people
-        boxes = np.array([first_box, votes[0].xyxy, votes[-1].xyxy], dtype=np.float64)
-        if box_iou(boxes, np.array([recent.last_xyxy])).max() >= cfg.overlap_iou:
-            return True
-        # not overlapping, but close enough to have walked there during the gap
-        old, new = np.asarray(recent.last_xyxy), np.asarray(first_box)
-        height = max(float(old[3] - old[1]), 1.0)
-        distance = float(np.hypot((old[0] + old[2] - new[0] - new[2]) / 2, old[3] - new[3]))
-        return distance <= height * (0.5 + cfg.refound_speed_heights_per_s * gap)
+        if gap > 1.0 and self._at_border(recent.last_xyxy):
+            return False  # they walked out of the picture: whoever comes in there later is someone else
+        if box_iou(np.array([first_box]), np.array([recent.last_xyxy]))[0, 0] >= cfg.overlap_iou:
+            return True  # reappeared where they were lost
+        # reappeared where they would have walked to at their last speed, give or take
+        (ox, oy), (nx, ny) = _foot(recent.last_xyxy), _foot(first_box)
+        px, py = ox + recent.velocity[0] * gap, oy + recent.velocity[1] * gap
+        height = max(float(recent.last_xyxy[3] - recent.last_xyxy[1]), 1.0)
+        return float(np.hypot(nx - px, ny - py)) <= height * (0.5 + cfg.refound_speed_heights_per_s * gap)
+
+    def _at_border(self, xyxy: tuple[float, ...]) -> bool:
+        if self.frame_size is None:
+            return False
+        w, h = self.frame_size
+        margin = 0.01 * max(w, h)
+        return xyxy[0] <= margin or xyxy[1] <= margin or xyxy[2] >= w - margin or xyxy[3] >= h - margin
 
     def _refresh_recent(self, timestamp: datetime, live_boxes: Mapping[int, tuple[float, ...]]) -> None:
         for vtype, recents in self._recent.items():
@@ -179,8 +207,7 @@ class Confirmer:
             kept = []
             for r in recents:
                 if r.track_id in live_boxes:
-                    r.last_xyxy = tuple(live_boxes[r.track_id])  # type: ignore[assignment]
-                    r.last_seen = timestamp
+                    r.move_to(live_boxes[r.track_id], timestamp)
                 if (timestamp - r.last_seen).total_seconds() <= cooldown:
                     kept.append(r)
             self._recent[vtype] = kept
@@ -199,13 +226,13 @@ class Confirmer:
         for r in recents:
             if self._is_refound(r, track_id, votes, cfg):
                 self.suppressed += 1
-                r.track_id, r.last_xyxy, r.last_seen = (
-                    track_id,
-                    votes[-1].xyxy,
-                    timestamp,
-                )  # follow the new id
+                self.suppressions.append((r.incident_id, r.track_id, track_id))
+                r.track_id = track_id  # follow the new id
+                r.move_to(votes[-1].xyxy, timestamp)
                 return None
-        recents.append(_Recent(track_id, votes[-1].xyxy, timestamp))
+        recent = _Recent(track_id, votes[0].xyxy, votes[0].timestamp)
+        recent.move_to(votes[-1].xyxy, votes[-1].timestamp)
+        recents.append(recent)
         onset = votes[0].timestamp
         confidence = float(np.mean([v.detector_confidence * v.score for v in votes]))
         ordinal = 0
@@ -214,6 +241,7 @@ class Confirmer:
             ordinal += 1
             incident_id = incident_id_for(self.camera_id, vtype, onset, votes[0].xyxy, ordinal)
         self._issued.add(incident_id)
+        recent.incident_id = incident_id
         return Incident(
             incident_id=incident_id,
             camera_id=self.camera_id,

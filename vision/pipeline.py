@@ -56,6 +56,19 @@ class PipelineStats:
         n = max(self.frames, 1)
         return {k: 1000 * v / n for k, v in self.stage_s.items()}
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready summary (run.json, benchmarks)."""
+        return {
+            "frames": self.frames,
+            "candidates": self.candidates,
+            "incidents": self.incidents,
+            "suppressed": self.suppressed,
+            "violations": dict(self.violations),
+            "wall_s": round(self.wall_s, 3),
+            "fps": round(self.fps, 2),
+            "ms_per_frame": {k: round(v, 2) for k, v in self.per_frame_ms().items()},
+        }
+
     @contextmanager
     def timed(self, stage: str):
         t0 = time.perf_counter()
@@ -179,6 +192,7 @@ class CameraPipeline:
 
     def _check_frame_size(self, frame: Frame) -> None:
         self._checked_size = True
+        self.confirmer.frame_size = (frame.width, frame.height)
         problem = zones_outside_frame(self.config.zones, frame.width, frame.height)
         if problem:
             raise UserError(f"camera {self.config.camera_id}: {problem}")

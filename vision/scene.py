@@ -159,10 +159,10 @@ class ConfirmConfig(_Strict):
         description="IoU with a recent incident's last box that marks a re-found track.",
     )
     refound_speed_heights_per_s: float = Field(
-        default=1.0,
+        default=0.3,
         ge=0,
         le=10,
-        description="How far (body heights per second unseen) a lost offender may reappear and be the same.",
+        description="Growth of the re-found search radius around the predicted spot, heights per s unseen.",
     )
 
     @model_validator(mode="after")

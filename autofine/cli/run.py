@@ -7,6 +7,8 @@ frames already seen, and everything written stays.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import signal
 from pathlib import Path
@@ -123,6 +125,16 @@ def run(
             if close is not None:
                 close()
 
+    summary = {
+        "camera_id": config.camera_id,
+        "source": config.source,
+        "config_hash": config.config_hash,
+        "model": info.model_dump(),
+        "interrupted": interrupted,
+        "source_health": dataclasses.asdict(source.health),
+        "stats": stats.as_dict(),
+    }
+    (out_dir / "run.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     table = Table(
         title=f"{config.camera_id}: {stats.frames} frames in {stats.wall_s:.1f} s ({stats.fps:.1f} fps)"
     )

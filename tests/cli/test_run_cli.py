@@ -93,11 +93,14 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_written(
     assert proc.returncode == 0, output
     assert "stopped by Ctrl-C" in output
     records = read_violations(jsonl)
-    assert 2 <= len(records) < 18  # stopped early: fewer than a full run's ~25
+    assert 2 <= len(records) < 15  # stopped early: fewer than a full run's 21
     assert len(jsonl.read_text().splitlines()) == len(records)  # no torn line
     for record in records:
         for item in record.evidence:
             assert sha256_file(out / "evidence" / record.incident_id / item.name) == item.sha256
     summary = [line for line in output.splitlines() if "frames in" in line]
     assert summary and int(summary[0].split(":")[1].split()[0]) < 398
-    json.loads(jsonl.read_text().splitlines()[0])
+    run = json.loads((out / "run.json").read_text())
+    assert run["interrupted"] is True and run["stats"]["frames"] < 398
+    assert run["stats"]["violations"]["jaywalking"] == len(records)
+    assert run["source_health"]["state"] == "stopped"

@@ -79,9 +79,9 @@ def test_lost_and_refound_person_is_one_incident() -> None:
     records, pipeline = _run(_config(), _walker(100, gap=range(20, 35)))
     assert len(records) == 1
     assert pipeline.confirmer.suppressed == 1
-    # without the re-found check the same walk gives two incidents: the test above is not vacuous
+    # without a cooldown the same walk gives two incidents: the check above is not vacuous
     config = _config()
-    config.rules.jaywalking.confirm.refound_speed_heights_per_s = 0
+    config.rules.jaywalking.confirm.cooldown_s = 0
     records, pipeline = _run(config, _walker(100, gap=range(20, 35)))
     assert len(records) == 2 and pipeline.confirmer.suppressed == 0
 

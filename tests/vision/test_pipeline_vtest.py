@@ -55,8 +55,9 @@ def vtest_run(tmp_path_factory, yolox_nano_path: Path, vtest_path: Path) -> Run:
 
 
 def test_violations_found(vtest_run: Run) -> None:
-    # measured 25 with YOLOX-Nano (2026-11-25); each snapshot checked by eye: a walker on the asphalt
-    assert 18 <= len(vtest_run.records) <= 32
+    # measured 21 (5 re-found tracks suppressed) with YOLOX-Nano on 2026-11-25; all 21 snapshots checked by
+    # eye: each shows a walker on the asphalt outside the crosswalk band
+    assert 15 <= len(vtest_run.records) <= 28
     assert vtest_run.stats.frames == 398
     assert all(r.violation_type == "jaywalking" for r in vtest_run.records)
     assert len({r.incident_id for r in vtest_run.records}) == len(vtest_run.records)

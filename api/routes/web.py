@@ -41,6 +41,7 @@ from api.models import (
 )
 from api.policy import OVERRIDE_REASONS, REJECT_REASONS
 from api.security import (
+    SESSION_USER_KEY,
     SessionDep,
     authenticate,
     get_current_user,
@@ -111,7 +112,19 @@ async def _to_login(request: Request, exc: Exception) -> Response:
 
 async def _error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, _PageError)
-    return _render(request, "error.html", {"title": exc.title, "text": exc.text}, status_code=exc.status_code)
+    return _error_response(request, exc.status_code, exc.title, exc.text)
+
+
+def _error_response(request: Request, status_code: int, title: str, text: str) -> HTMLResponse:
+    """An error page that keeps the navigation for a logged-in person."""
+    user = None
+    uid = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
+    if isinstance(uid, int):
+        with Session(request.app.state.engine) as session:
+            found = session.get(User, uid)
+            user = found if found is not None and found.active else None
+    context = {"title": title, "text": text, "user": user}
+    return _render(request, "error.html", context, status_code=status_code)
 
 
 def _wants_html(request: Request) -> bool:
@@ -126,7 +139,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return await http_exception_handler(request, exc)
     title = "Page not found" if exc.status_code == 404 else "Something went wrong"
     text = "There is no such page." if exc.status_code == 404 else str(exc.detail)
-    return _render(request, "error.html", {"title": title, "text": text}, status_code=exc.status_code)
+    return _error_response(request, exc.status_code, title, text)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -134,7 +147,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     if not _wants_html(request):
         return await request_validation_exception_handler(request, exc)
     text = "This address is not valid (a case number must be a whole number)."
-    return _render(request, "error.html", {"title": "Page not found", "text": text}, status_code=404)
+    return _error_response(request, 404, "Page not found", text)
 
 
 def _page_user(request: Request, session: SessionDep) -> User:

@@ -165,15 +165,18 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".source.json")
 
 
-def _accepted_hash(entry: ModelEntry, path: Path) -> str | None:
-    """The hash a cached file must have: the official one, or the one recorded when a local file was added."""
+def _accepted_hashes(entry: ModelEntry, path: Path) -> set[str]:
+    """Hashes a cached file may have: the official one, and the one recorded when a local file was added."""
+    accepted = {entry.sha256} if entry.sha256 else set()
     sidecar = _sidecar(path)
     if sidecar.is_file():
         try:
-            return json.loads(sidecar.read_text()).get("sha256")
-        except (OSError, json.JSONDecodeError):
-            return None
-    return entry.sha256
+            recorded = json.loads(sidecar.read_text()).get("sha256")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            recorded = None
+        if recorded:
+            accepted.add(recorded)
+    return accepted
 
 
 def cached(entry: ModelEntry) -> ObtainedModel | None:
@@ -182,9 +185,11 @@ def cached(entry: ModelEntry) -> ObtainedModel | None:
     if not path.is_file():
         return None
     digest = sha256_of(path)
-    expected = _accepted_hash(entry, path)
-    if expected is not None and digest != expected:
-        log.warning("cached %s has sha256 %s…, expected %s…; ignoring it", path, digest[:12], expected[:12])
+    accepted = _accepted_hashes(entry, path)
+    if accepted and digest not in accepted:
+        log.warning(
+            "cached %s has sha256 %s…, which the registry does not accept; ignoring it", path, digest[:12]
+        )
         return None
     return ObtainedModel(entry, path, digest, f"{entry.id} from the cache ({path})")
 

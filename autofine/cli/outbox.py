@@ -107,6 +107,8 @@ def retry(
     from vision.outbox import Outbox, Publisher
 
     token = token or os.environ.get("AUTOFINE_CAMERA_TOKEN")
+    if service_url and not service_url.startswith(("http://", "https://")):
+        raise UserError(f"--service-url {service_url!r} must start with http:// or https://")
     if service_url and not token:
         raise UserError("--service-url needs a camera token: pass --token or set AUTOFINE_CAMERA_TOKEN")
     for outbox_path in _outbox_paths(path):

@@ -18,6 +18,7 @@ from api.policy import load_schedule
 from api.routes import admin, auth, fines, health, intake, review
 from api.settings import Settings
 from api.subjects import LocalSubjectRegistry
+from autofine.contract import VIOLATION_TYPES
 
 WEB_ROUTER_MODULE = "api.routes.web"
 
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 .where(Fine.status == str(CaseStatus.pending_review))
                 .group_by(Fine.violation_type)
             ).all()
-        return {t: n for t, n in rows}
+        return {t: 0 for t in VIOLATION_TYPES} | {t: n for t, n in rows}  # 0s keep dashboards flat
 
     app.state.metrics = Metrics(queue_depth)
 

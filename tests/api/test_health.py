@@ -19,7 +19,7 @@ def test_metrics_count_intake_queue_and_decisions(client, actors, new_case):
     text = client.get("/metrics").text
     assert 'autofine_intake_total{outcome="created"} 2.0' in text
     assert 'autofine_review_queue_depth{violation_type="smoking"} 1.0' in text
-    assert 'autofine_review_queue_depth{violation_type="littering"}' not in text
+    assert 'autofine_review_queue_depth{violation_type="littering"} 0.0' in text
     assert 'autofine_decisions_total{action="confirm"} 1.0' in text
     assert "autofine_decision_latency_seconds_count 1.0" in text
     assert 'autofine_http_errors_total{status="403"} 1.0' in text

@@ -294,9 +294,14 @@ def _fp_reason(
     ]
     same_type = [(ei, e) for ei, e in in_time if e.type == incident.violation_type]
     if same_type:
-        if all(not _spatial_ok(e, incident, cfg) for _, e in same_type):
+        ious = [_box_iou_at_hint(e, incident, cfg) for _, e in same_type]
+        if any(iou is not None and iou >= cfg.min_box_iou for iou in ious) or any(
+            e.box is None for _, e in same_type
+        ):
+            return "duplicate"
+        if all(iou is not None for iou in ious):
             return "wrong place"
-        return "duplicate"
+        return "duplicate or another person (overlaps an event in time; no box near its hint to compare)"
     if in_time:
         return f"wrong type (event is {in_time[0][1].type})"
     return "no event"

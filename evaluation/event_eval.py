@@ -9,6 +9,7 @@ an engineer can see both kinds of mistake without re-running anything.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,13 +102,18 @@ class ClipResult:
 
 def run_clip(
     clip: LoadedClip,
-    detector: Detector,
+    detector: Detector | None,
     out_dir: Path,
     *,
     match: MatchConfig | None = None,
     analysis_fps: float | None = None,
+    reuse: bool = False,
 ) -> ClipResult:
-    """Run the camera pipeline over the clip, then match its incidents to the annotation."""
+    """Run the camera pipeline over the clip, then match its incidents to the annotation.
+
+    `reuse`: score the records a previous run left in `out_dir` instead of running the pipeline again (for
+    iterating on an annotation or the matching settings).
+    """
     from vision.pipeline import CameraPipeline
     from vision.scene import load_camera_config
     from vision.sinks import DirectorySink, read_violations
@@ -120,14 +126,19 @@ def run_clip(
         update["analysis_fps"] = analysis_fps
     config = config.model_copy(update=update)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "violations.jsonl").unlink(missing_ok=True)  # a re-run scores this run only
-    sink = DirectorySink(out_dir)
-    pipeline = CameraPipeline(config, detector, [sink])
-    max_frames = None
-    if clip.annotation.analysed is not None and config.analysis_fps:
-        # run past the span, so an incident whose onset is inside it still gets its confirming votes
-        max_frames = int((clip.annotation.analysed[1] + CONFIRM_MARGIN_S) * config.analysis_fps) + 1
-    stats = pipeline.run(max_frames=max_frames)
+    run_file = out_dir / "run.json"
+    if reuse and run_file.is_file() and (out_dir / "violations.jsonl").is_file():
+        frames = int(json.loads(run_file.read_text())["frames"])
+    else:
+        (out_dir / "violations.jsonl").unlink(missing_ok=True)  # a re-run scores this run only
+        sink = DirectorySink(out_dir)
+        pipeline = CameraPipeline(config, detector, [sink])
+        max_frames = None
+        if clip.annotation.analysed is not None and config.analysis_fps:
+            # run past the span, so an incident whose onset is inside it still gets its confirming votes
+            max_frames = int((clip.annotation.analysed[1] + CONFIRM_MARGIN_S) * config.analysis_fps) + 1
+        frames = pipeline.run(max_frames=max_frames).frames
+        run_file.write_text(json.dumps({"frames": frames, "model": detector.model_info.model_dump()}) + "\n")
     records = read_violations(out_dir / "violations.jsonl")
     incidents = in_analysed_span(
         clip, incidents_from_records(records, config.start_time, out_dir / "evidence")
@@ -136,11 +147,12 @@ def run_clip(
     result = match_events(
         clip.annotation.events, incidents, ignore=clip.annotation.ignore, types=types, config=match
     )
+    shutil.rmtree(out_dir / "missed", ignore_errors=True)
     misses = tuple(
         render_miss(clip.clip_path, e, out_dir / "missed" / f"{i:02d}_{e.type}_{e.start:.1f}s.jpg")
         for i, e in enumerate(result.false_negatives)
     )
-    return ClipResult(clip, result, len(incidents), stats.frames, out_dir, misses)
+    return ClipResult(clip, result, len(incidents), frames, out_dir, misses)
 
 
 def total_scores(results: Sequence[ClipResult]) -> dict[str, TypeScore]:
@@ -262,13 +274,17 @@ def run_event_eval(
     *,
     model: str,
     match: MatchConfig | None = None,
+    reuse: bool = False,
 ) -> tuple[list[ClipResult], dict, list[Path]]:
     if not annotation_paths:
         raise UserError("no annotation files given; pass --clips datasets/events/*.yaml")
     results = []
     for path in annotation_paths:
         clip = load_annotation(path)
-        results.append(run_clip(clip, detector_for(clip), out_dir / Path(path).stem, match=match))
+        clip_out = out_dir / Path(path).stem
+        reusable = reuse and (clip_out / "run.json").is_file()
+        detector = None if reusable else detector_for(clip)
+        results.append(run_clip(clip, detector, clip_out, match=match, reuse=reuse))
     report = report_dict(results, model)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "events.json"

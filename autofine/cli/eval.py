@@ -143,6 +143,9 @@ def events(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for events.json/.md and per-clip evidence.")
     ] = Path("eval-results/events"),
+    reuse: Annotated[
+        bool, typer.Option(help="Re-score the records of a previous run in --out (no pipeline run).")
+    ] = False,
 ) -> None:
     """Run the pipeline on annotated clips; precision, recall and F1 per violation type, with FP/FN lists."""
     from evaluation.event_eval import run_event_eval
@@ -176,6 +179,7 @@ def events(
         out,
         model=model or "camera default",
         match=MatchConfig(time_slack_s=time_slack, min_box_iou=min_box_iou),
+        reuse=reuse,
     )
     for t, s in report["totals"].items():
         p, r, f1 = (("n/a" if v is None else f"{v:.2f}") for v in (s["precision"], s["recall"], s["f1"]))

@@ -93,3 +93,15 @@ def test_vtest_annotation_with_yolox_nano(tmp_path, yolox_nano_path) -> None:
     assert score["tp"] + score["fn"] == 11  # the annotated walks of the first 20 s
     # measured 2026-11-25 (see docs/results.md); the band allows for onnxruntime builds
     assert score["tp"] >= 7 and score["fp"] <= 3
+
+
+def test_reuse_rescores_the_previous_run_without_a_detector(synthetic_run) -> None:
+    _, report, _, out = synthetic_run
+
+    def no_detector(clip):
+        raise AssertionError("--reuse must not run the pipeline")
+
+    _, again, _ = run_event_eval(
+        [EVENTS / "synthetic_crossing.yaml"], no_detector, out, model="color-blobs", reuse=True
+    )
+    assert again["totals"] == report["totals"] and again["clips"][0]["frames_analysed"] == 70

@@ -98,6 +98,7 @@ class ClipResult:
     frames: int
     out_dir: Path
     miss_snapshots: tuple[Path | None, ...]
+    model_id: str = ""
 
 
 def run_clip(
@@ -128,7 +129,9 @@ def run_clip(
     out_dir.mkdir(parents=True, exist_ok=True)
     run_file = out_dir / "run.json"
     if reuse and run_file.is_file() and (out_dir / "violations.jsonl").is_file():
-        frames = int(json.loads(run_file.read_text())["frames"])
+        previous = json.loads(run_file.read_text())
+        frames = int(previous["frames"])
+        model_id = previous.get("model", {}).get("id", "")
     else:
         (out_dir / "violations.jsonl").unlink(missing_ok=True)  # a re-run scores this run only
         sink = DirectorySink(out_dir)
@@ -138,6 +141,7 @@ def run_clip(
             # run past the span, so an incident whose onset is inside it still gets its confirming votes
             max_frames = int((clip.annotation.analysed[1] + CONFIRM_MARGIN_S) * config.analysis_fps) + 1
         frames = pipeline.run(max_frames=max_frames).frames
+        model_id = detector.model_info.id
         run_file.write_text(json.dumps({"frames": frames, "model": detector.model_info.model_dump()}) + "\n")
     records = read_violations(out_dir / "violations.jsonl")
     incidents = in_analysed_span(
@@ -152,7 +156,7 @@ def run_clip(
         render_miss(clip.clip_path, e, out_dir / "missed" / f"{i:02d}_{e.type}_{e.start:.1f}s.jpg")
         for i, e in enumerate(result.false_negatives)
     )
-    return ClipResult(clip, result, len(incidents), frames, out_dir, misses)
+    return ClipResult(clip, result, len(incidents), frames, out_dir, misses, model_id)
 
 
 def total_scores(results: Sequence[ClipResult]) -> dict[str, TypeScore]:
@@ -199,6 +203,7 @@ def report_dict(results: Sequence[ClipResult], model: str) -> dict:
             {
                 "annotation": str(r.clip.path),
                 "clip": str(r.clip.clip_path),
+                "model": r.model_id,
                 "frames_analysed": r.frames,
                 "events": len(r.clip.annotation.events),
                 "incidents": r.incidents,
@@ -220,7 +225,7 @@ def report_dict(results: Sequence[ClipResult], model: str) -> dict:
     return {
         "kind": "event-accuracy",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "model": model,
+        "model": f"{model} ({', '.join(sorted({r.model_id for r in results if r.model_id}))})",
         "totals": {t: _score_dict(s) for t, s in total_scores(results).items()},
         "clips": clips,
     }

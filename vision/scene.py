@@ -235,6 +235,31 @@ class EvidenceConfig(_Strict):
     head_fraction: float = Field(
         default=0.3, gt=0, le=1, description="Upper share of a person box treated as head/face."
     )
+    redact_motion: bool = Field(
+        default=True,
+        description="Also blur every moving region outside the offender's box (against the clip's own "
+        "median background), so bystanders the detector missed are hidden too.",
+    )
+    motion_threshold: float = Field(
+        default=30.0, gt=0, le=255, description="Grey difference from the clip background that is motion."
+    )
+    motion_dilate_px: int = Field(
+        default=15, ge=0, le=200, description="Grow each moving region by this many pixels before blurring."
+    )
+    keep_unredacted: bool = Field(
+        default=False,
+        description="Keep an unredacted copy of each clip, Fernet-encrypted at rest (key from "
+        "unredacted_key_env); never sent to the service.",
+    )
+    unredacted_key_env: str = Field(
+        default="AUTOFINE_UNREDACTED_KEY",
+        min_length=1,
+        max_length=100,
+        description="Environment variable holding the Fernet key for unredacted copies.",
+    )
+    unredacted_retention_h: float = Field(
+        default=24.0, gt=0, le=24 * 30, description="Hours an encrypted unredacted copy is kept."
+    )
 
 
 class StreamConfig(_Strict):
@@ -301,6 +326,11 @@ class CameraConfig(_Strict):
     stream: StreamConfig = Field(default_factory=StreamConfig, description="Reconnect behaviour of streams.")
     location: Location = Field(default_factory=Location, description="Where the camera looks.")
     delivery: DeliveryConfig | None = Field(default=None, description="Send violations to the fine service.")
+    signing_key: Path | None = Field(
+        default=None,
+        description="Ed25519 private key PEM (`autofine keys generate`); each record is signed with it after "
+        "every evidence file's sha256 is in. None = records go unsigned.",
+    )
 
     @field_validator("start_time")
     @classmethod

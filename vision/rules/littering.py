@@ -239,7 +239,10 @@ class LitteringRule(Rule):
         at = self._covered_at[y1:y2, x1:x2]
         if not ids.size:
             return None
-        recent = at >= self._seconds(now) - blob.static_s - self.config.handover_s
+        # revealed when it started to be still: the covering ended then (an old still region that someone
+        # walks over later keeps its old stillness clock and is not theirs)
+        appeared = self._seconds(now) - blob.static_s
+        recent = np.abs(at - appeared) <= self.config.handover_s
         values, counts = np.unique(ids[recent & (ids >= 0)], return_counts=True)
         if not len(values):
             return None

@@ -30,6 +30,7 @@ _COMMANDS: list[tuple[str, str, str, bool]] = [
     ("autofine.cli.demo", "demo", "demo", False),
     ("autofine.cli.eval", "app", "eval", True),
     ("autofine.cli.bench", "bench", "bench", False),
+    ("autofine.cli.keys", "app", "keys", True),
 ]
 
 

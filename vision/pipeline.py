@@ -22,9 +22,11 @@ from pathlib import Path
 from autofine.contract import ModelInfo, ViolationRecord
 from autofine.errors import UserError
 from vision.confirm import Confirmer
+from vision.detections import Detections
 from vision.detectors.base import Detector
 from vision.evidence import EvidenceRecorder
 from vision.frame import Frame
+from vision.motion import GateDecision, MotionGate, detect_in
 from vision.rules import build_rules
 from vision.rules.base import Observation, Rule
 from vision.scene import CameraConfig, PedestrianSignal, Scene, zones_outside_frame
@@ -33,7 +35,7 @@ from vision.sources import FrameSource, open_source
 from vision.tracking import Tracker, TrackerSettings
 
 log = logging.getLogger(__name__)
-STAGES = ("decode", "detect", "track", "rules", "confirm", "evidence", "emit")
+STAGES = ("decode", "motion", "detect", "track", "rules", "confirm", "evidence", "emit")
 
 
 @dataclass
@@ -44,6 +46,7 @@ class PipelineStats:
     candidates: int = 0
     incidents: int = 0
     suppressed: int = 0
+    detector_runs: int = 0  # frames the detector ran on (fewer than `frames` when motion gating skips some)
     violations: Counter[str] = field(default_factory=Counter)
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     wall_s: float = 0.0
@@ -63,6 +66,7 @@ class PipelineStats:
             "candidates": self.candidates,
             "incidents": self.incidents,
             "suppressed": self.suppressed,
+            "detector_runs": self.detector_runs,
             "violations": dict(self.violations),
             "wall_s": round(self.wall_s, 3),
             "fps": round(self.fps, 2),
@@ -121,6 +125,7 @@ class CameraPipeline:
         }
         self.confirmer = Confirmer(config.camera_id, confirm_configs)
         self.recorder = EvidenceRecorder(config, self.scene, self.model_info, self.work_dir, fps=self._fps)
+        self.gate = MotionGate(config.motion) if config.motion.enabled else None
         self._checked_size = False
         self._stop = threading.Event()
 
@@ -142,8 +147,14 @@ class CameraPipeline:
             self._check_frame_size(frame)
         stats = self.stats
         stats.frames += 1
+        with stats.timed("motion"):
+            decision = self._gate(frame)
         with stats.timed("detect"):
-            detections = self.detector.detect(frame.image)
+            if decision.run:
+                stats.detector_runs += 1
+                detections = detect_in(self.detector, frame.image, decision.crop)
+            else:
+                detections = Detections.empty()
             if len(detections):
                 detections = detections[detections.confidence >= self.config.detection.min_confidence]
         with stats.timed("track"):
@@ -166,6 +177,12 @@ class CameraPipeline:
                 self.recorder.add_incident(incident)
             finished = self.recorder.ready(frame.timestamp)
         return self._emit(finished)
+
+    def _gate(self, frame: Frame) -> GateDecision:
+        if self.gate is None:
+            return GateDecision(True, "always")
+        live = [t.last.xyxy for t in self.tracker.tracks.values()]
+        return self.gate.decide(frame.image, live)
 
     def flush(self) -> list[ViolationRecord]:
         """Build and emit every pending incident with the frames buffered so far (end of stream, Ctrl-C)."""

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autofine.errors import UserError
+from vision.motion import MotionConfig
 
 ZONE_KINDS: tuple[str, ...] = ("road", "crosswalk", "no_smoking", "litter_watch")
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -322,6 +323,9 @@ class CameraConfig(_Strict):
         default=None, description="Pedestrian signal, if the crossing has one."
     )
     rules: RulesConfig = Field(default_factory=RulesConfig, description="Per-rule thresholds.")
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig, description="Motion gating of the detector (vision/motion.py)."
+    )
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="Snapshot/clip/redaction.")
     stream: StreamConfig = Field(default_factory=StreamConfig, description="Reconnect behaviour of streams.")
     location: Location = Field(default_factory=Location, description="Where the camera looks.")

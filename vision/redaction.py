@@ -4,10 +4,16 @@ The reviewer must see the offender; everyone else in the picture is a bystander 
 in a fine's evidence. The head is taken as the upper `head_fraction` of a person box (boxes are upright
 pedestrians). The offender's whole box is restored from the original afterwards, so a bystander's blur that
 overlaps the offender never hides them.
+
+Detectors miss people (far, occluded, half out of frame), so on top of the heads every *moving* region outside
+the offender's box is blurred as well: `motion_masks` compares each clip frame with the clip's own median
+background (a moving person is absent from the median at any pixel they cover less than half the time) and
+dilates what differs. The offender's box (and any kept box, e.g. the dropped object) is restored afterwards.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -16,6 +22,8 @@ import numpy as np
 from vision.detections import Detections, box_iou
 
 METHOD = "gaussian-blur"
+_MOTION_SCALE = 0.5  # masks are computed at half size: enough for people-sized regions, 4x cheaper
+_MAX_BACKGROUND_FRAMES = 31
 
 
 @dataclass(frozen=True)
@@ -40,11 +48,14 @@ def redact_bystanders(
     offender_track_id: int | None = None,
     offender_xyxy: tuple[float, float, float, float] | None = None,
     head_fraction: float = 0.3,
+    motion: np.ndarray | None = None,
+    keep_xyxy: Sequence[tuple[float, float, float, float]] = (),
 ) -> RedactionResult:
     """A copy of `image` with every non-offender person's head blurred.
 
     The offender is the row with `offender_track_id`, or (when it was not tracked in this frame) the person
-    box overlapping `offender_xyxy` with IoU ≥ 0.5.
+    box overlapping `offender_xyxy` with IoU ≥ 0.5. `motion` (a bool mask, see `motion_masks`) is blurred
+    too, except inside the offender's box and `keep_xyxy` (boxes that are evidence, such as a dropped object).
     """
     out = image.copy()
     h, w = image.shape[:2]
@@ -66,8 +77,66 @@ def redact_bystanders(
     keep = [people.xyxy[i] for i in np.flatnonzero(offender_mask)]
     if offender_xyxy is not None:
         keep.append(np.asarray(offender_xyxy))
+    keep.extend(np.asarray(box) for box in keep_xyxy)
+    if motion is not None and motion.any():
+        moving = motion.copy()
+        for box in keep:
+            x1, y1 = int(max(0, box[0])), int(max(0, box[1]))
+            moving[y1 : int(min(h, np.ceil(box[3]))), x1 : int(min(w, np.ceil(box[2])))] = False
+        if moving.any():
+            out = np.where(moving[..., None], strong_blur(out), out)
+            regions.extend(_component_boxes(moving))
     for box in keep:
         x1, y1 = int(max(0, box[0])), int(max(0, box[1]))
         x2, y2 = int(min(w, np.ceil(box[2]))), int(min(h, np.ceil(box[3])))
         out[y1:y2, x1:x2] = image[y1:y2, x1:x2]
     return RedactionResult(out, tuple(regions))
+
+
+def strong_blur(image: np.ndarray) -> np.ndarray:
+    """A blur that leaves no recognisable face or figure: shrink 8x, blur, grow back."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, w // 8), max(1, h // 8)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (5, 5), 0)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def motion_masks(
+    images: Sequence[np.ndarray], *, threshold: float = 30.0, dilate_px: int = 15
+) -> list[np.ndarray]:
+    """For each image, a bool mask (image size) of what moves against the clip's median background.
+
+    Fewer than 3 images give no usable background: all-False masks (the caller records that).
+    """
+    if not images:
+        return []
+    h, w = images[0].shape[:2]
+    if len(images) < 3:
+        return [np.zeros((h, w), dtype=bool) for _ in images]
+    sw, sh = max(1, int(w * _MOTION_SCALE)), max(1, int(h * _MOTION_SCALE))
+    grey = [
+        cv2.GaussianBlur(
+            cv2.cvtColor(cv2.resize(im, (sw, sh), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY),
+            (5, 5),
+            0,
+        )
+        for im in images
+    ]
+    step = max(1, len(grey) // _MAX_BACKGROUND_FRAMES)
+    background = np.median(np.stack(grey[::step]), axis=0).astype(np.uint8)
+    opening = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    radius = max(1, int(round(dilate_px * _MOTION_SCALE)))
+    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    masks = []
+    for g in grey:
+        diff = (cv2.absdiff(g, background) > threshold).astype(np.uint8)
+        diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, opening)  # drop single-pixel noise
+        if dilate_px:
+            diff = cv2.dilate(diff, grow)
+        masks.append(cv2.resize(diff, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool))
+    return masks
+
+
+def _component_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in stats[1:count]]

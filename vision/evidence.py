@@ -5,7 +5,11 @@
   then builds: the best voting frame as JPEG (offender box, zones, a visible "AI-detected" notice), a clip
   from pre-roll before the onset to post-roll after confirmation encoded as browser-playable H.264 MP4
   (yuv420p, PyAV's bundled libx264; the bytes hashed here are the bytes a reviewer plays), and the record.
-- Bystanders' heads are blurred in everything stored (vision/redaction.py); the record says what was.
+- Bystanders' heads, and every moving region outside the offender's box, are blurred in everything stored
+  (vision/redaction.py); the record says what was. An unredacted clip is kept only if the config asks, and
+  then encrypted (vision/originals.py).
+- With `signing_key` set, the record is signed (autofine/signing.py) after every file's sha256 is in it;
+  nothing touches the files after hashing (the outbox copies them byte for byte and re-checks the hashes).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from autofine.contract import (
 from vision.confirm import Incident
 from vision.detections import Detections
 from vision.frame import Frame
-from vision.redaction import METHOD, redact_bystanders
+from vision.originals import OriginalsVault
+from vision.redaction import METHOD, motion_masks, redact_bystanders
 from vision.scene import CameraConfig, Scene
 
 AI_NOTICE = "AI-detected - pending human review"
@@ -194,6 +199,17 @@ class EvidenceRecorder:
         self.buffer = FrameBuffer(ev.max_clip_s + ev.pre_roll_s + ev.post_roll_s)
         self.pending: list[_Pending] = []
         self._config_hash = config.config_hash
+        self.signer = None
+        if config.signing_key is not None:
+            from autofine.signing import Ed25519Signer
+
+            self.signer = Ed25519Signer(config.signing_key)  # a missing/bad key fails here, before any frame
+        self.originals: OriginalsVault | None = None
+        if ev.keep_unredacted:
+            self.originals = OriginalsVault.from_env(
+                self.work_dir / "unredacted", ev.unredacted_key_env, ev.unredacted_retention_h * 3600
+            )
+            self.originals.purge_expired()
 
     def add_frame(self, frame: Frame, detections: Detections) -> None:
         self.buffer.add(frame, detections)
@@ -229,12 +245,23 @@ class EvidenceRecorder:
         stem = incident.incident_id
         files: dict[str, Path] = {}
         regions_total = 0
+        motion_on = ev.redact_bystanders and ev.redact_motion
+        masks = (
+            motion_masks(
+                [b.frame.image for b in frames], threshold=ev.motion_threshold, dilate_px=ev.motion_dilate_px
+            )
+            if motion_on
+            else []
+        )
+        motion = {b.frame.index: m for b, m in zip(frames, masks, strict=True)}
 
         best = incident.best_vote
         best_frame = next((b for b in frames if b.frame.index == best.frame_index), None)
         snap_path = self.work_dir / f"{stem}_snapshot.jpg"
         if best_frame is not None:
-            snapshot, n = self._render(best_frame, incident, best.xyxy, label, zones=True)
+            snapshot, n = self._render(
+                best_frame, incident, best.xyxy, label, zones=True, motion=motion.get(best_frame.frame.index)
+            )
             regions_total += n
             cv2.imwrite(str(snap_path), snapshot, [cv2.IMWRITE_JPEG_QUALITY, ev.jpeg_quality])
             files[snap_path.name] = snap_path
@@ -242,12 +269,24 @@ class EvidenceRecorder:
         clip_path = self.work_dir / f"{stem}_clip.mp4"
         clip_images = []
         for b in frames:
-            image, n = self._render(b, incident, offender_boxes.get(b.frame.index), label, zones=False)
+            image, n = self._render(
+                b,
+                incident,
+                offender_boxes.get(b.frame.index),
+                label,
+                zones=False,
+                motion=motion.get(b.frame.index),
+            )
             regions_total += n
             clip_images.append(image)
         if clip_images:
             encode_h264(clip_images, clip_path, self.fps, ev.clip_crf)
             files[clip_path.name] = clip_path
+            if self.originals is not None:
+                self.originals.purge_expired()
+                original = self.work_dir / f"{stem}_unredacted.mp4"
+                encode_h264([b.frame.image for b in frames], original, self.fps, ev.clip_crf)
+                self.originals.store(original)
 
         evidence = [
             EvidenceFile(
@@ -280,15 +319,23 @@ class EvidenceRecorder:
                 regions=regions_total,
                 offender_kept_visible=True,
                 notes=(
-                    f"heads (upper {ev.head_fraction:.0%} of person boxes) of bystanders blurred in the "
-                    f"snapshot and in {len(clip_images)} clip frames; offender (track {incident.track_id}) "
-                    "kept visible"
+                    f"heads (upper {ev.head_fraction:.0%} of person boxes) of bystanders"
+                    + (
+                        " and every moving region outside the offender's box (against the clip's median "
+                        "background)"
+                        if motion_on and len(frames) >= 3
+                        else ""
+                    )
+                    + f" blurred in the snapshot and in {len(clip_images)} clip frames; offender "
+                    f"(track {incident.track_id}) kept visible"
                     if ev.redact_bystanders
                     else "redaction disabled in camera config"
                 ),
             ),
             evidence=evidence,
         )
+        if self.signer is not None:
+            record = self.signer.sign(record)  # last: the record now holds every file's final sha256
         return record, files
 
     def _render(
@@ -299,10 +346,13 @@ class EvidenceRecorder:
         label: str,
         *,
         zones: bool,
+        motion: np.ndarray | None = None,
     ) -> tuple[np.ndarray, int]:
         ev = self.config.evidence
         image = item.frame.image
         regions = 0
+        litter = litter_object_from(incident.details)
+        shown_litter = litter if litter is not None and item.frame.timestamp >= litter.appeared_at else None
         if ev.redact_bystanders:
             result = redact_bystanders(
                 image,
@@ -311,6 +361,8 @@ class EvidenceRecorder:
                 offender_track_id=incident.track_id,
                 offender_xyxy=offender_xyxy,
                 head_fraction=ev.head_fraction,
+                motion=motion,
+                keep_xyxy=[shown_litter.xyxy] if shown_litter is not None else [],
             )
             image, regions = result.image, len(result.regions)
         else:
@@ -319,11 +371,12 @@ class EvidenceRecorder:
             image = draw_zones(image, self.scene)
         if offender_xyxy is not None:
             draw_offender(image, offender_xyxy, label)
-        litter = litter_object_from(incident.details)
-        if litter is not None and item.frame.timestamp >= litter.appeared_at:
-            x1, y1, x2, y2 = (int(round(v)) for v in litter.xyxy)
+        if shown_litter is not None:
+            x1, y1, x2, y2 = (int(round(v)) for v in shown_litter.xyxy)
             cv2.rectangle(image, (x1, y1), (x2, y2), (0, 200, 255), 2)
-            cv2.putText(image, litter.label or "object", (x1, max(y1 - 4, 10)), 0, 0.5, (0, 200, 255), 1)
+            cv2.putText(
+                image, shown_litter.label or "object", (x1, max(y1 - 4, 10)), 0, 0.5, (0, 200, 255), 1
+            )
         stamp = item.frame.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-4] + "Z"
         draw_notice(image, f"{self.config.camera_id}  {stamp}  {AI_NOTICE}")
         return image, regions

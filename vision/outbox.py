@@ -177,9 +177,8 @@ class OutboxStatus:
     max_attempts_pending: int
     last_error: str | None
     parked: tuple[ParkedEntry, ...]
-    service_status: Mapping[
-        str, int
-    ]  # IntakeResponse.status of delivered rows, e.g. auto_issued / pending_review
+    # IntakeResponse.status of the delivered rows at delivery time, e.g. auto_issued / pending_review
+    service_status: Mapping[str, int]
 
     @property
     def total(self) -> int:

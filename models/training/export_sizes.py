@@ -38,7 +38,7 @@ class Variant:
 def variants_dir() -> Path:
     from models.registry import cache_dir
 
-    return cache_dir() / "fall-yolov8s" / "variants"
+    return cache_dir() / "models" / "fall-yolov8s" / "variants"
 
 
 def variant_path(imgsz: int, *, dynamic: bool = True) -> Path:

@@ -24,6 +24,7 @@ def _config(**zones) -> CameraConfig:  # noqa: ANN003
             "camera_id": "cam",
             "analysis_fps": FPS,
             "zones": zones or {"road": [ROAD], "crosswalk": [CROSSWALK]},
+            "motion": {"enabled": False},  # blank frames: only the scripted detections move
         }
     )
 

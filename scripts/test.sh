@@ -16,10 +16,10 @@ else
   echo "not root: skipping apt-get; PostgreSQL and Chromium must already be installed"
 fi
 
-say "python environment (.venv, extras dev + train)"
+say "python environment (.venv, extras dev + train + cluster)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev,train]'
+.venv/bin/python -m pip install -q -e '.[dev,train,cluster]'
 
 say "PostgreSQL"
 AUTOFINE_TEST_PG_URL=$(bash scripts/start-postgres.sh | tail -n 1)

@@ -31,6 +31,7 @@ _COMMANDS: list[tuple[str, str, str, bool]] = [
     ("autofine.cli.eval", "app", "eval", True),
     ("autofine.cli.bench", "bench", "bench", False),
     ("autofine.cli.keys", "app", "keys", True),
+    ("autofine.cli.cluster", "app", "cluster", True),
 ]
 
 

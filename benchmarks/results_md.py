@@ -158,7 +158,8 @@ def bench_section() -> list[str]:
                 f"- ultralytics {b['version']} on the same ONNX and video: predict {b['predict_fps']:.2f} "
                 f"frames/s "
                 f"({b['predict_cpu_ms']:.0f} CPU ms/frame), track {b['track_fps']:.2f} frames/s "
-                f"({b['track_cpu_ms']:.0f} CPU ms/frame) → autofine end to end = "
+                f"({b['track_cpu_ms']:.0f} CPU ms/frame) → autofine end to end (mean of the runs just "
+                "before and after) = "
                 f"**{s['ratio_vs_ultralytics_track']:.2f}×** `track` on wall time, "
                 f"**{s['cpu_ratio_vs_ultralytics_track']:.2f}×** on CPU time"
             )

@@ -69,7 +69,8 @@ def test_camera_sweep_stops_at_the_first_count_that_falls_behind(synthetic_confi
     easy = camera_sweep(make, max_cameras=2, frames_per_camera=5, target_fps=0.01)
     assert [p.cameras for p in easy] == [1, 2] and all(p.sustained for p in easy)
     hard = camera_sweep(make, max_cameras=3, frames_per_camera=5, target_fps=1e9)
-    assert [p.cameras for p in hard] == [1] and not hard[0].sustained
+    assert [p.cameras for p in hard] == [1] and not hard[0].sustained and hard[0].lag_s > 0
+    assert easy[0].lag_s == 0.0
     assert np.isfinite(hard[0].total_fps)
 
 

@@ -253,7 +253,7 @@ class EvidenceRecorder:
             if motion_on
             else []
         )
-        motion = {b.frame.index: m for b, m in zip(frames, masks, strict=True)}
+        motion = {b.frame.index: m for b, m in zip(frames, masks, strict=True)} if motion_on else {}
 
         best = incident.best_vote
         best_frame = next((b for b in frames if b.frame.index == best.frame_index), None)

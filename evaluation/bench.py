@@ -535,6 +535,7 @@ def run_bench(
         max_cameras=max_cameras,
         frames_per_camera=camera_frames,
         target_fps=target,
+        stop_after_failures=2,  # one count past the limit, so the plot shows the trend
     )
     log("cameras: " + ", ".join(f"{p.cameras}→{p.min_camera_fps:.1f} fps/camera" for p in sweep))
 
@@ -572,6 +573,7 @@ def run_bench(
         batches=batches,
         cameras=sweep,
         target_fps=target,
+        stop_after_failures=2,  # one count past the limit, so the plot shows the trend
         baseline=base,
         pipeline_after=after,
         threads=threads_rows,

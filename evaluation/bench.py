@@ -573,7 +573,6 @@ def run_bench(
         batches=batches,
         cameras=sweep,
         target_fps=target,
-        stop_after_failures=2,  # one count past the limit, so the plot shows the trend
         baseline=base,
         pipeline_after=after,
         threads=threads_rows,

@@ -11,7 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from api.bootstrap import open_engine
 from api.erap import FileDropAdapter, Signer
 from api.errors import ServiceError
-from api.evidence_store import EvidenceStore
+from api.evidence_store import make_evidence_store
 from api.metrics import Metrics
 from api.models import CaseStatus, Fine
 from api.policy import load_schedule
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.schedule = schedule
-    app.state.evidence_store = EvidenceStore(settings.resolved_evidence_dir)
+    app.state.evidence_store = make_evidence_store(settings)
     app.state.subject_registry = LocalSubjectRegistry()
     app.state.erap_adapter = FileDropAdapter(
         settings.resolved_export_dir, Signer.from_file(settings.resolved_signing_key_path)

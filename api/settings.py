@@ -55,8 +55,31 @@ class Settings(BaseSettings):
     max_evidence_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, le=2**31, description="Largest single evidence file accepted."
     )
+    evidence_backend: Literal["local", "s3"] = Field(
+        default="local",
+        description="Evidence storage: 'local' (evidence_dir) or 's3' (an S3-compatible bucket).",
+    )
+    s3_bucket: str = Field(default="", description="Bucket for evidence_backend 's3'.")
+    s3_prefix: str = Field(default="evidence/", description="Object name prefix inside the bucket.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, Ceph, moto); None = AWS."
+    )
+    s3_region: str | None = Field(default=None, description="Bucket region (None = boto3's default).")
     migrate_on_startup: bool = Field(default=True, description="Run `alembic upgrade head` in create_app.")
     cookie_https_only: bool = Field(default=False, description="Mark the session cookie Secure.")
+    require_signatures: bool = Field(
+        default=True,
+        description="Refuse records without a camera signature (keys: `autofine admin camera-key add`).",
+    )
+    min_age_of_responsibility: int = Field(
+        default=16, ge=0, le=30, description="KoAP age of administrative responsibility; younger: no fine."
+    )
+    anchor_dir: Path | None = Field(
+        default=None, description="Audit anchors (JSON lines of the chain head); default `<data_dir>/anchors`."
+    )
+    anchor_interval_seconds: int = Field(
+        default=3600, ge=0, le=86_400 * 7, description="The app exports an anchor this often; 0 = off."
+    )
 
     @model_validator(mode="after")
     def _reject_default_secret(self) -> Settings:
@@ -78,6 +101,10 @@ class Settings(BaseSettings):
     @property
     def resolved_export_dir(self) -> Path:
         return self.export_dir or self.data_dir / "erap"
+
+    @property
+    def resolved_anchor_dir(self) -> Path:
+        return self.anchor_dir or self.data_dir / "anchors"
 
     @property
     def resolved_signing_key_path(self) -> Path:

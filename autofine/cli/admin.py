@@ -197,13 +197,13 @@ def export(db: DbOption = None) -> None:
 @app.command()
 def retention(db: DbOption = None) -> None:
     """Delete evidence past its retention period (rejected and closed cases); audited."""
-    from api.evidence_store import EvidenceStore
+    from api.evidence_store import make_evidence_store
     from api.retention import run_retention
 
     with _session(db) as (settings, session):
         summary = run_retention(
             session,
-            store=EvidenceStore(settings.resolved_evidence_dir),
+            store=make_evidence_store(settings),
             rejected_days=settings.retention_rejected_days,
             evidence_days=settings.retention_evidence_days,
             actor="cli:retention",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from api.evidence_store import EvidenceStore
+from api.evidence_store import LocalEvidenceStore
 from api.settings import Settings
 
 
@@ -85,7 +85,7 @@ def test_evidence_paths_cannot_traverse(client, actors, path):
 
 @pytest.mark.parametrize("key", ["../x", "/etc/passwd", "0" * 31 + "/", "A" * 32, ""])
 def test_store_refuses_non_generated_keys(tmp_path, key):
-    store = EvidenceStore(tmp_path)
+    store = LocalEvidenceStore(tmp_path)
     with pytest.raises(ValueError):
         store.path_for(key)
 

@@ -34,6 +34,22 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+READING = (
+    """Reading these numbers:
+
+- The evidence stage has a p50 near 0 ms and a large mean: nothing happens on most frames, and when an
+  incident completes its snapshot and H.264 clip are rendered and encoded inside the frame loop. That one
+  stall per incident is most of the non-inference time; building evidence in a worker thread would take it
+  out of the camera's latency.
+- On this shared 2-core machine one onnxruntime thread gave lower inference latency and about half the CPU
+  per frame of two threads while other jobs were running (the thread lines above); on a dedicated machine
+  two threads are usually faster.
+- The models' ONNX files have a fixed batch of 1, so batching several cameras' frames gains nothing until a
+  model is re-exported with a dynamic batch.
+""".splitlines()
+    + [""]
+)
+
 DETECT_COMMANDS = {
     "detect_yolox-nano_coco128_person.json": "autofine eval detect --data "
     "../shared/datasets/coco128/data.yaml "
@@ -177,6 +193,7 @@ def bench_section() -> list[str]:
         lines.append(f"- GPU: {'see the JSON' if gpu else 'no CUDA/TensorRT provider here, section skipped'}")
         lines += ["", f"Files: `benchmarks/results/{r['_file']}` (+ `.md`, `_cameras.png`)", ""]
     lines += [
+        *READING,
         "Commands:",
         "",
         "- `autofine bench --camera cameras/vtest.yaml --model fall-yolov8s --frames 40 --max-cameras 4 "

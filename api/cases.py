@@ -88,6 +88,7 @@ def to_public(
         violation_id=fine.violation_id,
         version=fine.version,
         has_subject=fine.subject_id is not None,
+        document_kind="fine" if fine.subject_id is not None else "notice_of_violation",
         claimed_by=names.get(fine.claimed_by_id) if live_claim else None,
         claim_expires_at=fine.claim_expires_at if live_claim else None,
         provenance=labels.provenance(fine, violation, confirmed_by=names.get(fine.decided_by_id)),

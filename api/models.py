@@ -29,6 +29,9 @@ class CaseStatus(StrEnum):
     rejected = "rejected"
     overridden = "overridden"
     exported = "exported"
+    under_appeal = "under_appeal"  # contested; evidence under legal hold until an appeal decision
+    cancelled = "cancelled"  # cancelled on appeal (a cancellation document goes to ERAP if it was exported)
+    closed = "closed"  # closed without a fine, see Fine.closure_reason (e.g. subject under 16)
 
 
 #: A reviewer may open (claim) and decide a case in these states.
@@ -37,6 +40,8 @@ DECIDABLE = (CaseStatus.pending_review, CaseStatus.auto_issued)
 EXPORTABLE = (CaseStatus.confirmed, CaseStatus.overridden, CaseStatus.auto_issued)
 #: States that count as an offence for repeat-offence escalation.
 COUNTS_AS_OFFENCE = (CaseStatus.confirmed, CaseStatus.overridden, CaseStatus.auto_issued, CaseStatus.exported)
+#: A fine in these states may be contested (an appeal filed against it).
+APPEALABLE = (CaseStatus.confirmed, CaseStatus.overridden, CaseStatus.auto_issued, CaseStatus.exported)
 
 
 def _ts(**kwargs: Any) -> Any:
@@ -163,6 +168,14 @@ class FineBase(SQLModel):
     route: Literal["review", "auto"] = Field(default="review", sa_type=Text)
     human_confirmed: bool = False
     legal_hold: bool = False
+    calibrated_confidence: float | None = Field(
+        default=None,
+        description="Expected precision at this confidence (isotonic calibration), if calibrated.",
+    )
+    calibration_id: int | None = Field(default=None, description="The Calibration row that produced it.")
+    closure_reason: str | None = Field(
+        default=None, max_length=64, description="Why a case closed with no fine."
+    )
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
     decided_at: datetime | None = _ts(default=None)
@@ -221,6 +234,120 @@ class AutoIssuePolicy(SQLModel, table=True):
     threshold: float = Field(default=1.0, ge=0, le=1)
     updated_by: str = Field(default="", max_length=64)
     updated_at: datetime = _ts(default_factory=utcnow)
+    min_expected_precision: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Auto-issue only where the calibrated confidence reaches this (needs a calibration).",
+    )
+
+
+# ---------------------------------------------------------------- camera signing keys
+class KeyStatus(StrEnum):
+    active = "active"  # signs new records
+    retired = "retired"  # rotated out: verifies records the camera confirmed before `retired_at`
+    revoked = "revoked"  # compromised or withdrawn: verifies nothing
+
+
+class CameraKey(SQLModel, table=True):
+    """A camera's Ed25519 public key (`autofine keys generate`); key id as in `autofine.signing.key_id`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    camera_id: str = Field(max_length=64, index=True)
+    key_id: str = Field(max_length=64, unique=True, index=True)
+    public_key_pem: str = Field(sa_column=Column(Text, nullable=False))
+    status: KeyStatus = Field(default=KeyStatus.active, sa_type=Text)
+    created_at: datetime = _ts(default_factory=utcnow)
+    created_by: str = Field(default="", max_length=100)
+    retired_at: datetime | None = _ts(default=None)
+    revoked_at: datetime | None = _ts(default=None)
+    revoked_reason: str = Field(default="", max_length=500)
+
+
+class CameraKeyPublic(SQLModel):
+    camera_id: str
+    key_id: str
+    public_key_pem: str
+    status: KeyStatus
+    created_at: datetime
+    created_by: str
+    retired_at: datetime | None
+    revoked_at: datetime | None
+    revoked_reason: str
+
+
+# ---------------------------------------------------------------- appeals
+class AppealOutcome(StrEnum):
+    upheld = "upheld"
+    cancelled = "cancelled"
+    amended = "amended"
+
+
+class Appeal(SQLModel, table=True):
+    """A contested fine: filed (case -> under_appeal, legal hold), then decided with a reason."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    fine_id: int = Field(foreign_key="fine.id", index=True)
+    filed_by: str = Field(max_length=100)
+    grounds: str = Field(sa_column=Column(Text, nullable=False))
+    filed_at: datetime = _ts(default_factory=utcnow)
+    previous_status: str = Field(max_length=32)
+    outcome: str | None = Field(default=None, max_length=16)
+    decided_by: str | None = Field(default=None, max_length=100)
+    decided_at: datetime | None = _ts(default=None)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    previous_amount_kzt: int
+    new_amount_kzt: int | None = None
+    erap_document: str | None = Field(default=None, max_length=200, description="Cancellation/amendment doc.")
+
+
+class AppealPublic(SQLModel):
+    id: int
+    fine_id: int
+    filed_by: str
+    grounds: str
+    filed_at: datetime
+    previous_status: str
+    outcome: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str
+    previous_amount_kzt: int
+    new_amount_kzt: int | None
+    erap_document: str | None
+
+
+# ---------------------------------------------------------------- confidence calibration
+class Calibration(SQLModel, table=True):
+    """Isotonic map raw violation confidence -> expected precision, for one type and one model version."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    violation_type: str = Field(max_length=32, index=True)
+    model_id: str = Field(max_length=128)
+    model_version: str = Field(max_length=128)
+    method: str = Field(default="isotonic", max_length=32)
+    x_thresholds: str = Field(sa_column=Column(Text, nullable=False), description="JSON list of raw scores.")
+    y_thresholds: str = Field(sa_column=Column(Text, nullable=False), description="JSON list of precisions.")
+    events: int
+    true_positives: int
+    source: str = Field(default="", max_length=500, description="File the scored events came from.")
+    source_sha256: str = Field(default="", max_length=64)
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class CalibrationPublic(SQLModel):
+    id: int
+    violation_type: str
+    model_id: str
+    model_version: str
+    method: str
+    events: int
+    true_positives: int
+    source: str
+    source_sha256: str
+    created_by: str
+    created_at: datetime
 
 
 class AuditEntry(SQLModel, table=True):
@@ -285,6 +412,9 @@ class FinePublic(FineBase):
     violation_id: int
     version: int
     has_subject: bool
+    document_kind: Literal["notice_of_violation", "fine"] = PField(
+        default="notice_of_violation", description="A fine needs an identified subject; until then a notice."
+    )
     claimed_by: str | None
     claim_expires_at: datetime | None
     provenance: AIProvenance

@@ -16,4 +16,4 @@ def test_migrations_match_the_models(db_url):
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     engine.dispose()
     assert diffs == [], f"models changed without a migration: {diffs}"
-    assert version == "0001"
+    assert version == "0002"

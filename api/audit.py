@@ -3,7 +3,8 @@
 Entry n stores `hash = sha256(prev_hash | seq | at | actor | action | target | data)` with `prev_hash` = the
 hash of entry n-1. Changing, inserting or deleting any row breaks the chain from that row on; `verify` names
 the first broken link. Writers serialise on the single `AuditHead` row (an UPDATE takes the write lock on
-SQLite and a row lock on PostgreSQL), so `seq` has no gaps and no two entries share a predecessor.
+SQLite and a row lock on PostgreSQL, held to commit), so `seq` has no gaps and no two entries share a
+predecessor — also across several service worker processes (tests/api/test_multiworker.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
+from importlib import import_module
 from typing import Any
 
 from sqlalchemy import update
@@ -34,9 +36,18 @@ def entry_hash(
 
 
 def ensure_head(session: Session) -> None:
-    if session.get(AuditHead, 1) is None:
+    """Create the chain head once. Two workers may race here on a fresh database: INSERT … ON CONFLICT DO
+    NOTHING lets the database pick one, where a plain INSERT would fail the loser's intake."""
+    if session.get(AuditHead, 1) is not None:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        module = import_module(f"sqlalchemy.dialects.{dialect}")
+        statement = module.insert(AuditHead).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing()
+        session.execute(statement)
+    else:
         session.add(AuditHead(id=1, seq=0, hash=GENESIS))
-        session.flush()
+    session.flush()
 
 
 def record(

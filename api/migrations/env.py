@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
 import api.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -28,6 +28,9 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # several service workers start at once: one migrates, the others wait, then find head
+                connection.execute(text("SELECT pg_advisory_xact_lock(7262, 1)"))
             context.run_migrations()
 
 

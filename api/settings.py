@@ -80,19 +80,6 @@ class Settings(BaseSettings):
     anchor_interval_seconds: int = Field(
         default=3600, ge=0, le=86_400 * 7, description="The app exports an anchor this often; 0 = off."
     )
-    require_signatures: bool = Field(
-        default=True,
-        description="Refuse records without a camera signature (keys: `autofine admin camera-key add`).",
-    )
-    min_age_of_responsibility: int = Field(
-        default=16, ge=0, le=30, description="KoAP age of administrative responsibility; younger: no fine."
-    )
-    anchor_dir: Path | None = Field(
-        default=None, description="Audit anchors (JSON lines of the chain head); default `<data_dir>/anchors`."
-    )
-    anchor_interval_seconds: int = Field(
-        default=3600, ge=0, le=86_400 * 7, description="The app exports an anchor this often; 0 = off."
-    )
 
     @model_validator(mode="after")
     def _reject_default_secret(self) -> Settings:
@@ -114,10 +101,6 @@ class Settings(BaseSettings):
     @property
     def resolved_export_dir(self) -> Path:
         return self.export_dir or self.data_dir / "erap"
-
-    @property
-    def resolved_anchor_dir(self) -> Path:
-        return self.anchor_dir or self.data_dir / "anchors"
 
     @property
     def resolved_anchor_dir(self) -> Path:

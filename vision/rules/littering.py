@@ -45,6 +45,12 @@ class LitteringConfig(RuleConfig):
     min_owner_cover: float = Field(
         default=0.5, gt=0, le=1, description="Share of the object's box the owner's box must have covered."
     )
+    ground_band: float = Field(
+        default=0.35,
+        ge=0,
+        le=1,
+        description="A dropped object must appear within this share of its owner's height above their feet.",
+    )
     attended_margin: float = Field(
         default=0.25,
         ge=0,
@@ -130,6 +136,8 @@ class LitteringRule(Rule):
         self._start: datetime | None = None
         self._covered_by: np.ndarray | None = None  # int32 H×W: owner track whose box last covered the pixel
         self._covered_at: np.ndarray | None = None  # float32 H×W: when (seconds since start), -inf never
+        self._covered_feet: np.ndarray | None = None  # float32 H×W: that coverer's feet, pixels below
+        self._covered_height: np.ndarray | None = None  # float32 H×W: that coverer's box height
         self.last_update = None  # the latest ForegroundUpdate (debugging, drawing)
         self.lighting_changes = 0  # frames rejected as a lighting change
 
@@ -217,6 +225,8 @@ class LitteringRule(Rule):
         if self._covered_by is None or self._covered_by.shape != shape:
             self._covered_by = np.full(shape, -1, np.int32)
             self._covered_at = np.full(shape, -np.inf, np.float32)
+            self._covered_feet = np.zeros(shape, np.float32)
+            self._covered_height = np.zeros(shape, np.float32)
         assert self._covered_at is not None
         t = self._seconds(now)
         m = self.config.person_margin
@@ -230,6 +240,11 @@ class LitteringRule(Rule):
             by, at = self._covered_by[place], self._covered_at[place]
             by[at < episode_start] = track_id
             at[:] = t
+            mine = by == track_id  # where the coverer leaves it: how far below it their feet were
+            rows = np.arange(box[1], box[1] + by.shape[0], dtype=np.float32)[:, None]
+            below = np.broadcast_to(y2 - rows, by.shape)
+            self._covered_feet[place][mine] = below[mine]
+            self._covered_height[place][mine] = h
 
     def _uncovered_by(self, blob: StaticBlob, now: datetime) -> int | None:
         """The track that first covered this blob's place in the covering that ended just before it was still."""
@@ -247,7 +262,16 @@ class LitteringRule(Rule):
         if not len(values):
             return None
         best = int(np.argmax(counts))
-        return int(values[best]) if counts[best] >= self.config.min_owner_cover * ids.size else None
+        if counts[best] < self.config.min_owner_cover * ids.size:
+            return None
+        owner = int(values[best])
+        # dropped things land by the feet: the object must sit in the low part of the owner's box (a lamp
+        # post or a sign that someone walked past sits level with their body)
+        theirs = recent & (ids == owner)
+        rows = np.arange(y1, y1 + ids.shape[0], dtype=np.float32)[:, None]
+        feet = float(np.median((np.broadcast_to(rows, ids.shape) + self._covered_feet[y1:y2, x1:x2])[theirs]))
+        height = float(np.median(self._covered_height[y1:y2, x1:x2][theirs]))
+        return owner if blob.centroid[1] >= feet - self.config.ground_band * height else None
 
     # ---------------------------------------------------------------- objects
 
@@ -395,6 +419,10 @@ class LitteringRule(Rule):
             ).astype(np.int32)
             self._covered_at = cv2.warpPerspective(
                 self._covered_at, matrix, size, flags=cv2.INTER_NEAREST, borderValue=-np.inf
+            )
+            self._covered_feet = cv2.warpPerspective(self._covered_feet, matrix, size, flags=cv2.INTER_NEAREST)
+            self._covered_height = cv2.warpPerspective(
+                self._covered_height, matrix, size, flags=cv2.INTER_NEAREST
             )
         for obj in self.objects.values():
             obj.xyxy = map_boxes(matrix, obj.xyxy[None])[0].astype(np.float64)

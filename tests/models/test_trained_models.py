@@ -12,6 +12,8 @@ from evaluation.detection import match_counts
 from models import registry
 from vision.detectors import load_detector
 
+# Measured 0.56 (23 of 41 boxes) on these 40 photos at the operating conf; see models/cards/cigarette.md.
+RECALL_BOUND = 0.5
 TRAINED = {
     "cigarette": ["cigarette"],
     "litter": ["bottle", "cup", "drink-can", "drink-packet", "styrofoam", "wrapper"],
@@ -62,6 +64,3 @@ def test_missing_or_corrupt_model_file_names_the_file_and_the_rebuild_command(
     assert str(target) in message
     assert "autofine models train cigarette" in message
     assert ("corrupt" if damage == "corrupt" else "missing") in message
-
-
-RECALL_BOUND = 0.5  # measured 0.56 (23 of 41 boxes) on these 40 photos at conf 0.25; see models/cards/cigarette.md

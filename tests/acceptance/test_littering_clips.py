@@ -42,7 +42,9 @@ def _run(camera: str, out_dir: Path, shared_dir: Path, max_frames: int | None = 
     detector = load_detector(config.model, path=config.model_path)
     pipeline = CameraPipeline(config, detector, [DirectorySink(out_dir)])
     stats = pipeline.run(max_frames=max_frames)
-    return ClipRun(read_violations(out_dir / "violations.jsonl"), out_dir, stats.frames, config.start_time.timestamp())
+    return ClipRun(
+        read_violations(out_dir / "violations.jsonl"), out_dir, stats.frames, config.start_time.timestamp()
+    )
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ def _head_cigarette(person: tuple[float, float, float, float]) -> tuple[float, f
 
 
 def _stream(person, cigarette_at, frames: int):
-    """Detections per frame: the person always; the cigarette in frames where `cigarette_at(i)` gives a box."""
+    """Detections per frame: the person always, the cigarette where `cigarette_at(i)` gives a box."""
 
     def script(i: int) -> Detections:
         boxes, confs, names = [list(person)], [0.9], ["person"]
@@ -115,9 +115,7 @@ def test_cigarette_is_attached_by_box_geometry(cigarette, where, score) -> None:
 
 def test_custom_class_names_plug_in() -> None:
     """A fine-tuned model with other class names works by configuration alone."""
-    rule = SmokingRule(
-        SmokingConfig(cigarette_classes=["cig"]), Scene(ZonesConfig(no_smoking=[NO_SMOKING]))
-    )
+    rule = SmokingRule(SmokingConfig(cigarette_classes=["cig"]), Scene(ZonesConfig(no_smoking=[NO_SMOKING])))
     obs = _observation(PERSON_IN, (140, 120, 152, 126))
     assert rule.evaluate(obs) == []  # "cigarette" is not one of this camera's classes
     dets = Detections.from_lists([list(PERSON_IN), [140, 120, 152, 126]], [0.9, 0.6], ["person", "cig"])

@@ -27,10 +27,16 @@ class BackgroundConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     diff_threshold: float = Field(
-        default=28.0, gt=0, le=255, description="Colour difference (max over B, G, R) that counts as foreground."
+        default=28.0,
+        gt=0,
+        le=255,
+        description="Colour difference (max over B, G, R) that counts as foreground.",
     )
     blur_px: int = Field(
-        default=5, ge=1, le=31, description="Gaussian blur kernel before differencing (odd); hides pixel noise."
+        default=5,
+        ge=1,
+        le=31,
+        description="Gaussian blur kernel before differencing (odd); hides pixel noise.",
     )
     learn_s: float = Field(
         default=3.0, gt=0, le=3600, description="Time constant for learning background pixels (light drift)."
@@ -39,10 +45,13 @@ class BackgroundConfig(BaseModel):
         default=300.0,
         gt=0,
         le=86400,
-        description="Time constant for absorbing foreground pixels: parked objects stay foreground this long.",
+        description="Time constant for absorbing foreground pixels: parked objects stay foreground so long.",
     )
     shadow_min_ratio: float = Field(
-        default=0.45, ge=0, le=1, description="A pixel this much darker (or less) than the background can be shadow."
+        default=0.45,
+        ge=0,
+        le=1,
+        description="A pixel this much darker (or less) than the background can be shadow.",
     )
     shadow_max_ratio: float = Field(
         default=0.9, ge=0, le=1, description="Darker than this fraction of the background, same hue: shadow."
@@ -51,7 +60,10 @@ class BackgroundConfig(BaseModel):
         default=0.06, ge=0, le=1, description="Largest chromaticity change a shadow pixel may have."
     )
     open_px: int = Field(
-        default=3, ge=1, le=31, description="Morphological opening of the foreground: removes thinner specks/lines."
+        default=3,
+        ge=1,
+        le=31,
+        description="Morphological opening of the foreground: removes thinner specks/lines.",
     )
     static_s: float = Field(
         default=0.5, gt=0, le=60, description="Foreground unchanged this long (outside people) is stationary."
@@ -63,17 +75,20 @@ class BackgroundConfig(BaseModel):
         default=120,
         ge=1,
         le=1_000_000,
-        description="Smallest proposal, in pixels (smaller specks are mostly body parts outside person boxes).",
+        description="Smallest proposal in pixels (smaller specks are mostly body parts outside person boxes)",
     )
     max_area_fraction: float = Field(
-        default=0.02, gt=0, le=1, description="Largest proposal as a fraction of the frame (people, cars are bigger)."
+        default=0.02,
+        gt=0,
+        le=1,
+        description="Largest proposal as a fraction of the frame (people, cars are bigger).",
     )
     lighting_change_fraction: float = Field(
         default=0.3,
         gt=0,
         le=1,
-        description="When this share of the watched, visible pixels turns foreground at once it is a lighting "
-        "change (a cloud, a lamp), not objects: the background is relearnt and nothing is proposed.",
+        description="When this share of the watched, visible pixels turns foreground at once it is a "
+        "lighting change (a cloud, a lamp), not objects: the background is relearnt and nothing is proposed.",
     )
 
 
@@ -114,7 +129,7 @@ class StationaryForeground:
         return None if self._background is None else self._background.astype(np.uint8)
 
     def warp(self, matrix: np.ndarray) -> None:
-        """Move the whole state by a 3×3 transform (old reference → new reference); unseen pixels are unknown."""
+        """Move the whole state by a 3×3 transform (old → new reference); unseen pixels become unknown."""
         if self._background is None:
             return
         h, w = self._known.shape  # type: ignore[union-attr]
@@ -173,9 +188,7 @@ class StationaryForeground:
         cur_sum = _channel_sum(current) + 1.0
         bg_sum = _channel_sum(background) + 1.0
         ratio = cur_sum / bg_sum
-        chroma_shift = _channel_max(
-            cv2.absdiff(current / cur_sum[..., None], background / bg_sum[..., None])
-        )
+        chroma_shift = _channel_max(cv2.absdiff(current / cur_sum[..., None], background / bg_sum[..., None]))
         shadow = (
             (ratio >= cfg.shadow_min_ratio)
             & (ratio <= cfg.shadow_max_ratio)
@@ -194,7 +207,9 @@ class StationaryForeground:
         cv2.accumulateWeighted(current, background, slow, mask=(free & ~foreground).astype(np.uint8))
         cv2.accumulateWeighted(current, background, very_slow, mask=foreground.astype(np.uint8))
 
-    def _advance_static_clock(self, current: np.ndarray, foreground: np.ndarray, free: np.ndarray, dt: float) -> None:
+    def _advance_static_clock(
+        self, current: np.ndarray, foreground: np.ndarray, free: np.ndarray, dt: float
+    ) -> None:
         cfg = self.config
         static_s, colour = self._static_s, self._static_colour
         assert static_s is not None and colour is not None

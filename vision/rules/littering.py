@@ -1,4 +1,4 @@
-"""Littering: an object appears on the watched ground next to a person, stays there, and the person walks away.
+"""Littering: an object appears on the watched ground by a person, stays there, and the person walks away.
 
 Class-agnostic, because most litter (a butt, a wrapper, a bag) is no COCO class:
 1. `vision.stabilize` maps the frame onto a still reference view (phones and poles shake);
@@ -33,7 +33,10 @@ from vision.stabilize import Stabilized, Stabilizer, StabilizerConfig
 
 class LitteringConfig(RuleConfig):
     dwell_s: float = Field(
-        default=3.0, gt=0, le=600, description="Seconds an object must stay where it appeared before it counts."
+        default=3.0,
+        gt=0,
+        le=600,
+        description="Seconds an object must stay where it appeared before it counts.",
     )
     handover_s: float = Field(
         default=1.0,
@@ -55,7 +58,7 @@ class LitteringConfig(RuleConfig):
         default=0.25,
         ge=0,
         le=5,
-        description="An object within this share of another person's box size is attended (their bag): no fine.",
+        description="An object within this share of another person's box size is attended (their bag).",
     )
     border_px: int = Field(
         default=8, ge=0, le=200, description="Ignore this many pixels at the frame edge (warping artefacts)."
@@ -67,10 +70,16 @@ class LitteringConfig(RuleConfig):
         description="The owner must be at least this many body heights from the object (walked away).",
     )
     removal_grace_s: float = Field(
-        default=0.6, ge=0, le=60, description="An object unseen (and not hidden by a person) this long is gone."
+        default=0.6,
+        ge=0,
+        le=60,
+        description="An object unseen (and not hidden by a person) this long is gone.",
     )
     person_margin: float = Field(
-        default=0.12, ge=0, le=1, description="Person boxes are widened by this share of their size when masked."
+        default=0.12,
+        ge=0,
+        le=1,
+        description="Person boxes are widened by this share of their size when masked.",
     )
     mask_classes: list[str] = Field(
         default_factory=lambda: ["person", "bicycle", "motorcycle", "car", "bus", "truck"],
@@ -80,17 +89,35 @@ class LitteringConfig(RuleConfig):
         default_factory=lambda: ["person"], description="Track classes that can own (drop) an object."
     )
     litter_classes: list[str] = Field(
-        default_factory=lambda: ["bottle", "cup", "handbag", "backpack", "suitcase", "litter", "cigarette_butt"],
+        default_factory=lambda: [
+            "bottle",
+            "cup",
+            "handbag",
+            "backpack",
+            "suitcase",
+            "litter",
+            "cigarette_butt",
+        ],
         description="Detector classes that look like litter: they label the object and raise the score.",
     )
     base_score: float = Field(
-        default=0.6, ge=0, le=1, description="Score of a class-agnostic object; a litter-class detection adds to it."
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Score of a class-agnostic object; a litter-class detection adds to it.",
     )
     mask_hold_s: float = Field(
-        default=0.6, ge=0, le=10, description="A track's last box stays masked this long after it was last seen."
+        default=0.6,
+        ge=0,
+        le=10,
+        description="A track's last box stays masked this long after it was last seen.",
     )
-    stabilizer: StabilizerConfig = Field(default_factory=StabilizerConfig, description="Camera-shake compensation.")
-    background: BackgroundConfig = Field(default_factory=BackgroundConfig, description="Stationary foreground.")
+    stabilizer: StabilizerConfig = Field(
+        default_factory=StabilizerConfig, description="Camera-shake compensation."
+    )
+    background: BackgroundConfig = Field(
+        default_factory=BackgroundConfig, description="Stationary foreground."
+    )
 
 
 @dataclass
@@ -166,7 +193,9 @@ class LitteringRule(Rule):
         owners = self._owner_boxes(observation, stabilized)
         self._remember_cover(owners, frame.timestamp, watch.shape)
         if not update.lighting_change:
-            self._follow_objects(update.blobs, update.foreground, people, owners, frame.index, frame.timestamp)
+            self._follow_objects(
+                update.blobs, update.foreground, people, owners, frame.index, frame.timestamp
+            )
         self._label_objects(observation, stabilized)
         return self._candidates(observation, stabilized, owners)
 
@@ -247,7 +276,7 @@ class LitteringRule(Rule):
             self._covered_height[place][mine] = h
 
     def _uncovered_by(self, blob: StaticBlob, now: datetime) -> int | None:
-        """The track that first covered this blob's place in the covering that ended just before it was still."""
+        """The track that first covered this place in the covering that ended just before it was still."""
         assert self._covered_by is not None and self._covered_at is not None
         x1, y1, x2, y2 = (int(round(v)) for v in blob.xyxy)
         ids = self._covered_by[y1:y2, x1:x2]
@@ -420,7 +449,9 @@ class LitteringRule(Rule):
             self._covered_at = cv2.warpPerspective(
                 self._covered_at, matrix, size, flags=cv2.INTER_NEAREST, borderValue=-np.inf
             )
-            self._covered_feet = cv2.warpPerspective(self._covered_feet, matrix, size, flags=cv2.INTER_NEAREST)
+            self._covered_feet = cv2.warpPerspective(
+                self._covered_feet, matrix, size, flags=cv2.INTER_NEAREST
+            )
             self._covered_height = cv2.warpPerspective(
                 self._covered_height, matrix, size, flags=cv2.INTER_NEAREST
             )

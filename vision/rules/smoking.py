@@ -33,10 +33,17 @@ class SmokingConfig(RuleConfig):
         default=0.3, gt=0, le=1, description="Upper share of the person box where the head (mouth) is."
     )
     margin: float = Field(
-        default=0.25, ge=0, le=2, description="Head region widened on each side by this share of the box width."
+        default=0.25,
+        ge=0,
+        le=2,
+        description="Head region widened on each side by this share of the box width.",
     )
-    hand_top: float = Field(default=0.2, ge=0, le=1, description="Hand band starts at this share of box height.")
-    hand_bottom: float = Field(default=0.65, ge=0, le=1, description="Hand band ends at this share of box height.")
+    hand_top: float = Field(
+        default=0.2, ge=0, le=1, description="Hand band starts at this share of box height."
+    )
+    hand_bottom: float = Field(
+        default=0.65, ge=0, le=1, description="Hand band ends at this share of box height."
+    )
     hand_reach: float = Field(
         default=0.35, ge=0, le=2, description="Hand band widened on each side by this share of the box width."
     )
@@ -91,7 +98,11 @@ class SmokingRule(Rule):
                     xyxy=track.last.xyxy,
                     detector_confidence=track.last.confidence,
                     zones=("no_smoking",),
-                    details={"cigarette_xyxy": best_box, "cigarette_confidence": best_conf, "where": best_where},
+                    details={
+                        "cigarette_xyxy": best_box,
+                        "cigarette_confidence": best_conf,
+                        "where": best_where,
+                    },
                 )
             )
         return candidates
@@ -102,7 +113,10 @@ class SmokingRule(Rule):
         x1, y1, x2, y2 = box
         w, h = x2 - x1, y2 - y1
         x, y = point
-        if x1 - cfg.margin * w <= x <= x2 + cfg.margin * w and y1 - 0.1 * h <= y <= y1 + cfg.head_fraction * h:
+        if (
+            x1 - cfg.margin * w <= x <= x2 + cfg.margin * w
+            and y1 - 0.1 * h <= y <= y1 + cfg.head_fraction * h
+        ):
             return "head"
         in_band = y1 + cfg.hand_top * h <= y <= y1 + cfg.hand_bottom * h
         if in_band and x1 - cfg.hand_reach * w <= x <= x2 + cfg.hand_reach * w:

@@ -37,3 +37,15 @@ def fall_onnx_path() -> Path:
     from models.registry import obtain
 
     return obtain("fall-yolov8s").path
+
+
+@pytest.fixture(scope="session")
+def dynamic_fall_320() -> Path:
+    """The default person model re-exported with a dynamic batch at 320 px (cached after the first run)."""
+    from models.training.export_sizes import export_variants, variant_path
+
+    path = variant_path(320)
+    if not path.is_file():
+        pytest.importorskip("ultralytics")
+        export_variants((320,))
+    return path

@@ -28,18 +28,6 @@ def _frames(video: Path, count: int, step: int = 40) -> list[np.ndarray]:
     return frames
 
 
-@pytest.fixture(scope="session")
-def dynamic_fall_320() -> Path:
-    """The default person model re-exported with a dynamic batch at 320 px (cached after the first run)."""
-    from models.training.export_sizes import export_variants, variant_path
-
-    path = variant_path(320)
-    if not path.is_file():
-        pytest.importorskip("ultralytics")
-        export_variants((320,))
-    return path
-
-
 def _assert_same(batched: list[Detections], single: list[Detections]) -> int:
     compared = 0
     for b, s in zip(batched, single, strict=True):

@@ -21,6 +21,7 @@ log = logging.getLogger("autofine.detectors")
 PREFERRED_PROVIDERS: tuple[str, ...] = (
     "TensorrtExecutionProvider",
     "CUDAExecutionProvider",
+    "OpenVINOExecutionProvider",
     "CPUExecutionProvider",
 )
 
@@ -46,6 +47,25 @@ _PACKAGES: dict[str, str] = {
     "ROCMExecutionProvider": "onnxruntime-rocm",
     "MIGraphXExecutionProvider": "onnxruntime-migraphx",
 }
+
+
+def provider_options(provider: str) -> dict[str, str]:
+    """Options per provider: TensorRT builds fp16 engines once and caches them beside the models."""
+    if provider == "TensorrtExecutionProvider":
+        from models.registry import cache_dir
+
+        engines = cache_dir() / "tensorrt"
+        engines.mkdir(parents=True, exist_ok=True)
+        return {
+            "trt_fp16_enable": "True",
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": str(engines),
+            "trt_timing_cache_enable": "True",
+            "trt_timing_cache_path": str(engines),
+        }
+    if provider == "OpenVINOExecutionProvider":
+        return {"device_type": "CPU"}
+    return {}
 
 
 def resolve_providers(requested: Sequence[str] | None = None) -> list[str]:
@@ -99,7 +119,12 @@ class OnnxRunner:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3  # onnxruntime's own warnings go to stderr; we report what matters
         try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=options, providers=requested)
+            self.session = ort.InferenceSession(
+                str(self.path),
+                sess_options=options,
+                providers=requested,
+                provider_options=[provider_options(p) for p in requested],
+            )
         except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UserError(

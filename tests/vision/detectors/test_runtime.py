@@ -10,7 +10,8 @@ from vision.detectors.runtime import OnnxRunner, resolve_providers
 def test_automatic_providers_prefer_the_most_capable_available_and_end_with_cpu():
     chosen = resolve_providers(None)
     assert chosen[-1] == "CPUExecutionProvider"
-    order = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    order = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider"]
+    order.append("CPUExecutionProvider")
     assert chosen == [p for p in order if p in ort.get_available_providers()]
 
 
@@ -50,3 +51,13 @@ def test_threads_and_a_corrupt_file(tmp_path):
         OnnxRunner(corrupt)
     with pytest.raises(UserError, match="does not exist"):
         OnnxRunner(tmp_path / "missing.onnx")
+
+
+def test_tensorrt_builds_fp16_engines_into_the_cache(tmp_path, monkeypatch):
+    from vision.detectors.runtime import provider_options
+
+    monkeypatch.setenv("AUTOFINE_CACHE_DIR", str(tmp_path))
+    options = provider_options("TensorrtExecutionProvider")
+    assert options["trt_fp16_enable"] == "True" and options["trt_engine_cache_enable"] == "True"
+    assert options["trt_engine_cache_path"] == str(tmp_path / "tensorrt") and (tmp_path / "tensorrt").is_dir()
+    assert provider_options("CPUExecutionProvider") == {}

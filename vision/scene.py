@@ -214,6 +214,19 @@ class DetectionConfig(_Strict):
     person_class: str = Field(default="person", description="Class name the tracker follows as people.")
 
 
+class DetectorRuntimeConfig(_Strict):
+    """How the model runs on this machine (see docs/fast-path.md)."""
+
+    providers: list[str] = Field(
+        default_factory=list,
+        description="onnxruntime providers, most wanted first ('cpu', 'openvino', 'cuda', 'tensorrt'); "
+        "empty = the most capable installed.",
+    )
+    threads: int | None = Field(
+        default=None, ge=1, le=256, description="onnxruntime intra-op threads; None = onnxruntime's choice."
+    )
+
+
 class TrackerConfig(_Strict):
     lost_track_s: float = Field(
         default=2.0, ge=0, le=60, description="How long a lost track may be re-found."
@@ -317,6 +330,9 @@ class CameraConfig(_Strict):
     model: str = Field(default="default", description="Detector registry id, e.g. 'default' or 'yolox-nano'.")
     model_path: Path | None = Field(default=None, description="ONNX file to use instead of the registry's.")
     detection: DetectionConfig = Field(default_factory=DetectionConfig, description="Detection filtering.")
+    detector: DetectorRuntimeConfig = Field(
+        default_factory=DetectorRuntimeConfig, description="Execution providers and threads for the model."
+    )
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="ByteTrack settings.")
     zones: ZonesConfig = Field(default_factory=ZonesConfig, description="Zones in pixel coordinates.")
     signal: SignalConfig | None = Field(

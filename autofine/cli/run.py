@@ -68,7 +68,12 @@ def run(
 
         check_delivery(delivery)  # a missing token fails before a model is fetched
     source = open_source(config)  # a bad source fails before a model is fetched
-    detector = load_detector(config.model, path=config.model_path, threads=threads)
+    detector = load_detector(
+        config.model,
+        path=config.model_path,
+        threads=threads or config.detector.threads,
+        providers=config.detector.providers or None,
+    )
     out_dir = out or Path("runs") / config.camera_id
     directory = DirectorySink(out_dir)
     sinks: list = [directory, *_delivery_sinks(delivery, config.camera_id)]

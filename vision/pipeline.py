@@ -27,6 +27,7 @@ from vision.detectors.base import Detector
 from vision.evidence import EvidenceRecorder
 from vision.frame import Frame
 from vision.motion import GateDecision, MotionGate, detect_in
+from vision.prefetch import PrefetchSource
 from vision.rules import build_rules
 from vision.rules.base import Observation, Rule
 from vision.scene import CameraConfig, PedestrianSignal, Scene, zones_outside_frame
@@ -237,7 +238,10 @@ class CameraPipeline:
         """Process the source until it ends, `max_frames` analysed frames, `stop()` or Ctrl-C; then flush."""
         t0 = time.perf_counter()
         wall_before = self.stats.wall_s
-        iterator = iter(self.source)
+        source = self.source
+        if self.config.detector.decode_ahead:
+            source = PrefetchSource(source, self.config.detector.decode_ahead)
+        iterator = iter(source)
         try:
             while not self._stop.is_set():
                 if max_frames is not None and self.stats.frames >= max_frames:

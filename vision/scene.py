@@ -215,7 +215,7 @@ class DetectionConfig(_Strict):
 
 
 class DetectorRuntimeConfig(_Strict):
-    """How the model runs on this machine (see docs/fast-path.md)."""
+    """How the model and decoding run on this machine (see docs/fast-path.md)."""
 
     providers: list[str] = Field(
         default_factory=list,
@@ -224,6 +224,13 @@ class DetectorRuntimeConfig(_Strict):
     )
     threads: int | None = Field(
         default=None, ge=1, le=256, description="onnxruntime intra-op threads; None = onnxruntime's choice."
+    )
+    decode_ahead: int = Field(
+        default=2,
+        ge=0,
+        le=16,
+        description="Frames a reader thread decodes ahead, beside inference (vision/prefetch.py); 0 = decode "
+        "in series with the pipeline.",
     )
 
 

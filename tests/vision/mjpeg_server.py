@@ -1,7 +1,8 @@
-"""A tiny MJPEG-over-HTTP camera for tests: `python mjpeg_server.py PORT [FRAMES]`.
+"""A tiny MJPEG-over-HTTP camera for tests: `python mjpeg_server.py PORT [FRAMES [stall]]`.
 
 Serves `multipart/x-mixed-replace` JPEG frames at ~20 fps on 127.0.0.1:PORT; each frame shows its number as
-a grey level. After FRAMES frames it closes the connection (the stream "ends"); the test kills and restarts
+a grey level. After FRAMES frames it closes the connection (the stream "ends"), or with `stall` keeps it open
+and silent (a hung camera: only a read timeout notices); the test kills and restarts
 the process to simulate a camera that dies and comes back.
 """
 
@@ -19,6 +20,7 @@ BOUNDARY = "frame"
 
 class Handler(BaseHTTPRequestHandler):
     frames = 10**9
+    stall = False  # after `frames` frames keep the connection open and send nothing (a hung camera)
 
     def do_GET(self) -> None:  # noqa: N802
         self.send_response(200)
@@ -35,6 +37,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(jpg + b"\r\n")
                 self.wfile.flush()
                 time.sleep(0.05)
+            while self.stall:
+                time.sleep(1)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -45,6 +49,7 @@ class Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     port = int(sys.argv[1])
     Handler.frames = int(sys.argv[2]) if len(sys.argv) > 2 else 10**9
+    Handler.stall = len(sys.argv) > 3 and sys.argv[3] == "stall"
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print("ready", flush=True)
     server.serve_forever()

@@ -84,8 +84,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(SERVER), str(port)], stdout=subprocess.PIPE, text=True)
+def _start_server(port: int, *args: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), str(port), *args], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -146,3 +148,19 @@ def test_stream_gives_up_after_max_reconnects() -> None:
     assert list(source) == []
     assert source.health.state == "failed" and source.health.reconnects == 2
     assert source.health.last_error and "cannot open" in source.health.last_error
+
+
+def test_a_hung_stream_hits_the_read_timeout_and_reconnects() -> None:
+    port = _free_port()
+    server = _start_server(port, "20", "stall")  # 20 frames per connection, then silence on an open socket
+    try:
+        settings = StreamConfig(reconnect_initial_s=0.1, max_reconnects=1, read_timeout_s=2)
+        source = StreamSource(f"http://127.0.0.1:{port}/", "cam", settings=settings)
+        frames = list(source)
+    finally:
+        server.kill()
+        server.wait()
+    assert len(frames) == 40  # 20 before the hang, 20 after reconnecting, then it hangs again and gives up
+    assert [f.index for f in frames] == list(range(40))
+    assert source.health.reconnects == 1 and source.health.state == "failed"
+    assert source.health.last_error == "end of stream or read timeout"

@@ -120,7 +120,11 @@ def run(
                         f"→ {record.incident_id}"
                     )
                 found = sum(pipeline.stats.violations.values())
-                progress.update(task, advance=1, status=f"{found} violations, {pipeline.stats.fps:.1f} fps")
+                status = f"{found} violations, {pipeline.stats.fps:.1f} fps"
+                health = source.health
+                if not isinstance(source, VideoFileSource):  # live: say whether the camera is healthy
+                    status += f", source {health.state}, {health.reconnects} reconnects"
+                progress.update(task, advance=1, status=status)
 
             stats = pipeline.run(max_frames=max_frames, on_frame=on_frame)
     finally:

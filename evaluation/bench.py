@@ -276,6 +276,28 @@ def camera_sweep(
     return points
 
 
+def batched_camera_sweep(
+    config, detector, batch: int, wait_ms: float, max_cameras: int, frames: int, target: float
+) -> tuple[list[CameraPoint], dict]:
+    """`camera_sweep` with every camera's detector a client of one `InferenceWorker` (vision/batching.py)."""
+    from vision.batching import BatchingConfig, InferenceWorker
+    from vision.pipeline import CameraPipeline
+
+    settings = BatchingConfig(max_batch=batch, max_wait_ms=wait_ms)
+    with InferenceWorker(detector, settings) as worker:
+        points = camera_sweep(
+            lambda i: CameraPipeline(
+                config.model_copy(update={"camera_id": f"{config.camera_id}-{i}"}), worker.client(str(i)), []
+            ),
+            max_cameras=max_cameras,
+            frames_per_camera=frames,
+            target_fps=target,
+            stop_after_failures=2,
+        )
+        stats = worker.stats()
+    return points, {"max_batch": batch, "max_wait_ms": wait_ms, **asdict(stats)}
+
+
 def _run_camera(pipeline, frames: int, rates: list[float], i: int, errors: list[BaseException]) -> None:
     try:
         t0 = time.perf_counter()
@@ -362,6 +384,9 @@ class BenchResult:
     pipeline_after: PipelineRun | None = None  # end to end again right after the baseline
     threads: list[dict] = field(default_factory=list)  # inference per onnxruntime thread count
     gpu: dict = field(default_factory=dict)
+    batched_cameras: list[CameraPoint] = field(default_factory=list)  # cameras sharing one batching worker
+    batching: dict = field(default_factory=dict)  # worker settings and its latency/batch statistics
+    baseline_model: str = ""  # the ONNX ultralytics ran (the default model when ours is a faster variant)
 
     def summary(self) -> dict:
         """Headline numbers, each computed inside one section so load changes between sections cancel.
@@ -376,6 +401,7 @@ class BenchResult:
         inference = pipe["detect"] * by_name["inference"] / detect_total if detect_total else 0.0
         overhead = self.pipeline.frame_ms.mean_ms - inference
         sustained = [p.cameras for p in self.cameras if p.sustained]
+        batched = [p.cameras for p in self.batched_cameras if p.sustained]
         out = {
             "end_to_end_fps": self.pipeline.fps,
             "end_to_end_cpu_ms_per_frame": self.pipeline.cpu_ms_per_frame,
@@ -383,6 +409,7 @@ class BenchResult:
             "overhead_ms": overhead,
             "overhead_share_of_inference": overhead / inference if inference else None,
             "cameras_sustained": max(sustained) if sustained else 0,
+            "cameras_sustained_batched": max(batched) if batched else None,
             "target_fps": self.target_fps,
         }
         b = self.baseline
@@ -485,6 +512,9 @@ def run_bench(
     threads: int | None = None,
     providers: Sequence[str] | None = None,
     baseline: bool = True,
+    baseline_model_path: Path | None = None,
+    batch: int = 0,
+    batch_wait_ms: float = 20.0,
     log: Callable[[str], None] = print,
 ) -> BenchResult:
     """Every section on `config`'s source: stages, end to end, batch sizes, cameras, baseline, GPU."""
@@ -538,6 +568,12 @@ def run_bench(
         stop_after_failures=2,  # one count past the limit, so the plot shows the trend
     )
     log("cameras: " + ", ".join(f"{p.cameras}→{p.min_camera_fps:.1f} fps/camera" for p in sweep))
+    batched_sweep, batching = [], {}
+    if batch > 1:  # the same sweep, every camera's frames batched by one inference worker
+        batched_sweep, batching = batched_camera_sweep(
+            config, detector, batch, batch_wait_ms, max_cameras, camera_frames, target
+        )
+        log("batched cameras: " + ", ".join(f"{p.cameras}→{p.min_camera_fps:.1f}" for p in batched_sweep))
 
     base = BaselineResult(False, "skipped (--no-baseline)")
     if baseline and detector.family != "yolo":
@@ -545,7 +581,7 @@ def run_bench(
             False, f"ultralytics cannot run a {detector.family} ONNX; use an ultralytics model"
         )
     elif baseline:
-        base = ultralytics_baseline(detector.runner.path, video, frames)
+        base = ultralytics_baseline(baseline_model_path or detector.runner.path, video, frames)
     log(
         f"ultralytics: predict {base.predict_fps:.2f} fps, track {base.track_fps:.2f} fps"
         if base.available
@@ -577,4 +613,7 @@ def run_bench(
         pipeline_after=after,
         threads=threads_rows,
         gpu=gpu,
+        batched_cameras=batched_sweep,
+        batching=batching,
+        baseline_model=str(baseline_model_path or detector.runner.path),
     )

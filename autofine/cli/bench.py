@@ -28,6 +28,18 @@ def bench(
     baseline: Annotated[
         bool, typer.Option(help="Also time ultralytics predict/track (needs [train]).")
     ] = True,
+    baseline_model_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline-model-path", help="ONNX ultralytics runs (default: the same model as ours)."
+        ),
+    ] = None,
+    batch: Annotated[
+        int, typer.Option(min=0, help="Also sweep cameras sharing one batching worker of this max batch.")
+    ] = 0,
+    batch_wait_ms: Annotated[
+        float, typer.Option(min=0, help="Batching worker's max wait for a fuller batch (ms).")
+    ] = 20.0,
     out: Annotated[Path, typer.Option("--out", help="Folder for JSON, Markdown and PNG.")] = Path(
         "benchmarks/results"
     ),
@@ -48,6 +60,9 @@ def bench(
         threads=threads,
         providers=providers.split(",") if providers else None,
         baseline=baseline,
+        baseline_model_path=baseline_model_path,
+        batch=batch,
+        batch_wait_ms=batch_wait_ms,
         log=typer.echo,
     )
     s = result.summary()

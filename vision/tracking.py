@@ -1,6 +1,7 @@
 """Adapter over a well-kept ByteTrack implementation → tracker ids on `Detections` and `Track` histories.
 
-(The tracker adapter itself is added by the camera-pipeline work; `Track` is the value rules consume.)
+`Tracker` wraps Roboflow `trackers`' ByteTrack (supervision 0.31 no longer ships `sv.ByteTrack`); `Track` is
+the value rules consume: one person's recent boxes, foot point = bottom-centre.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """How far away can a camera still see a cigarette? Recall against person height, simulated on valid photos.
 
 For each valid photo with cigarettes, the person detector finds the person holding one (the person box that
-contains the cigarette's centre, whole body in view). The photo is then downscaled so that person is H pixels
-tall (what a camera sees from further away), and the two-stage path runs exactly as on a camera: the
-upper-body crop (`vision.crops`), enlarged by the cigarette model's letterbox, boxes mapped back.
+contains the cigarette's centre, standing and seen whole: box height ≥ 1.8 × width). The photo is then
+downscaled so that person is H pixels tall (what a camera sees from further away), and the two-stage path
+runs exactly as on a camera: the upper-body crop (`vision.crops`), enlarged by the cigarette model's
+letterbox, boxes mapped back.
 
 `python -m models.training.distance --data ../shared/datasets/cigarettes/data.yaml --out docs/img` prints a
 table and writes `cigarette_distance.png` and `.json`.
@@ -25,6 +26,7 @@ from vision.crops import SmokingCropConfig, SmokingCropper
 from vision.detections import Detections
 
 HEIGHTS = (400, 300, 200, 150, 100, 75, 50)
+MIN_BODY_ASPECT = 1.8  # box height / width of a standing person seen whole
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class DistancePoint:
 
 
 def _smoker(people: Detections, cigarettes: np.ndarray, image_height: int) -> int | None:
-    """The whole-body person whose box holds every cigarette centre, or None."""
+    """The standing person whose box holds every cigarette centre, or None."""
     if not len(people) or not len(cigarettes):
         return None
     centres = np.stack(
@@ -46,8 +48,9 @@ def _smoker(people: Detections, cigarettes: np.ndarray, image_height: int) -> in
     for i in np.argsort(-people.confidence):
         x1, y1, x2, y2 = people.xyxy[i]
         inside = (centres[:, 0] >= x1) & (centres[:, 0] <= x2) & (centres[:, 1] >= y1) & (centres[:, 1] <= y2)
-        # a box reaching the bottom edge is a cut-off body: its height says nothing about distance
-        if inside.all() and y2 < 0.97 * image_height:
+        # only a standing, mostly whole body (tall box) gives a height that means distance; close-ups and
+        # head-and-shoulders shots (most of this dataset) would make the simulation far too optimistic
+        if inside.all() and (y2 - y1) >= MIN_BODY_ASPECT * (x2 - x1):
             return int(i)
     return None
 
@@ -114,6 +117,7 @@ def plot(points: list[DistancePoint], out: Path, title: str) -> Path:
             textcoords="offset points",
         )
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(xs, [str(x) for x in xs])
     ax.set_xlabel("person height in the frame (px)")
     ax.set_ylabel("recall")
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     points, usable = distance_curve(args.data, args.model, args.person_model, args.conf, args.person_path)
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"{usable} valid photos with a whole-body smoker found by {args.person_model}")
+    print(f"{usable} valid photos with a standing, whole smoker found by {args.person_model}")
     print("height_px  people  boxes  box_recall  smoker_hit_rate")
     for p in points:
         row = f"{p.person_height_px:9d}  {p.people:6d}  {p.boxes:5d}  {p.box_recall:10.3f}"

@@ -117,6 +117,7 @@ def events_section() -> list[str]:
                 f"| {t} | {s['tp']} | {s['fp']} | {s['fn']} | {_f(s['precision'], 2)} | "
                 f"{_f(s['recall'], 2)} | {_f(s['f1'], 2)} |"
             )
+        lines.append("")
         for c in r["clips"]:
             fps = "; ".join(
                 f"{f['start_s']:.1f}–{f['end_s']:.1f} s {f['reason']}" for f in c["false_positives"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.middleware.sessions import SessionMiddleware
 
+from api.anchors import AnchorTask
 from api.bootstrap import open_engine
 from api.erap import FileDropAdapter, Signer
 from api.errors import ServiceError
@@ -15,7 +18,7 @@ from api.evidence_store import make_evidence_store
 from api.metrics import Metrics
 from api.models import CaseStatus, Fine
 from api.policy import load_schedule
-from api.routes import admin, auth, fines, health, intake, review
+from api.routes import admin, auth, fines, health, intake, legal, review
 from api.settings import Settings
 from api.subjects import LocalSubjectRegistry
 from autofine.contract import VIOLATION_TYPES
@@ -28,7 +31,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     schedule = load_schedule(settings.fine_schedule_path)
     engine = open_engine(settings, run_migrations=settings.migrate_on_startup)
 
+    anchors = AnchorTask(engine, settings.resolved_anchor_dir, settings.anchor_interval_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        anchors.start()  # the audit chain head, exported on a schedule (api/anchors.py)
+        yield
+        if settings.anchor_interval_seconds > 0:
+            anchors.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="autofine fine service",
         version="0.1.0",
         description=(
@@ -55,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {t: 0 for t in VIOLATION_TYPES} | {t: n for t, n in rows}  # 0s keep dashboards flat
 
     app.state.metrics = Metrics(queue_depth)
+    app.state.anchor_task = anchors
 
     app.add_middleware(
         SessionMiddleware,
@@ -80,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.metrics.errors.labels(str(response.status_code)).inc()
         return response
 
-    for module in (health, auth, intake, review, fines, admin):
+    for module in (health, auth, intake, review, fines, admin, legal):
         app.include_router(module.router)
     _include_web(app)
     return app

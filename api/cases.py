@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import and_, func, or_, update
@@ -403,6 +403,60 @@ def decision_history(
 
 
 # ---------------------------------------------------------------- subjects
+def age_at(birth_date: date, moment: datetime) -> int:
+    """Full years of age on the day of `moment`."""
+    day = moment.date()
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def _close_minor(
+    session: Session, *, fine: Fine, actor: User, subject_id: int, basis: str, age: int, min_age: int
+) -> Fine:
+    now = utcnow()
+    reason = f"subject_under_{min_age}"
+    ok = _conditional_update(
+        session,
+        fine.id,
+        [Fine.version == fine.version],
+        {
+            "subject_id": subject_id,
+            "status": str(CaseStatus.closed),
+            "closure_reason": reason,
+            "amount_kzt": 0,
+            "amount_mrp": None,
+            "claimed_by_id": None,
+            "claim_expires_at": None,
+            "decided_at": now,
+            "updated_at": now,
+        },
+    )
+    if not ok:
+        session.rollback()
+        raise Conflict(f"case {fine.id} changed meanwhile; reload and retry")
+    audit.record(
+        session=session,
+        actor=f"user:{actor.username}",
+        action="attach_subject",
+        target=f"fine:{fine.id}",
+        data={"subject_id": subject_id, "basis": basis.strip(), "age_at_offence": age},
+    )
+    audit.record(
+        session=session,
+        actor="system:policy",
+        action="case.close",
+        target=f"fine:{fine.id}",
+        data={
+            "reason": reason,
+            "explanation": f"subject was {age} at the offence; under {min_age}: no administrative fine",
+            "previous_status": str(fine.status),
+            "previous_amount_kzt": fine.amount_kzt,
+        },
+    )
+    session.commit()
+    session.refresh(fine)
+    return fine
+
+
 def attach_subject(
     session: Session,
     *,
@@ -412,17 +466,29 @@ def attach_subject(
     basis: str,
     registry: SubjectRegistry,
     schedule: FineSchedule,
+    min_age: int = 16,
 ) -> Fine:
-    """Identify the offender; re-price the fine (repeat offence within the window) unless already exported."""
+    """Identify the offender; re-price the fine (repeat offence within the window) unless already exported.
+
+    A subject younger than `min_age` (KoAP age of administrative responsibility) at the offence gets no fine:
+    the case closes with that reason.
+    """
     fine, violation = get_case(session, fine_id)
-    if fine.status == CaseStatus.exported:
-        raise Conflict(f"case {fine_id} is exported; subject changes go through an appeal")
+    if fine.status in (CaseStatus.exported, CaseStatus.under_appeal):
+        raise Conflict(f"case {fine_id} is {fine.status}; subject changes go through an appeal")
+    if fine.status in (CaseStatus.cancelled, CaseStatus.closed):
+        raise Conflict(f"case {fine_id} is {fine.status}; there is no fine to attach a subject to")
     if not basis.strip():
         raise Invalid("say on what basis the subject is identified (basis)")
     info = registry.lookup(session, national_id)
     if info is None:
         raise NotFound("no subject with that national id in the registry")
     subject = subject_row(session, info)
+    age = age_at(info.birth_date, violation.onset) if info.birth_date else None
+    if age is not None and age < min_age:
+        return _close_minor(
+            session, fine=fine, actor=actor, subject_id=subject.id, basis=basis, age=age, min_age=min_age
+        )
     priors = session.exec(
         select(Violation.onset)
         .join(Fine, Fine.violation_id == Violation.id)

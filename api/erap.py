@@ -24,7 +24,18 @@ from sqlmodel import Session, col, select
 
 from api import audit, labels
 from api.db import utcnow
-from api.models import EXPORTABLE, CaseStatus, Decision, Evidence, Export, Fine, Subject, User, Violation
+from api.models import (
+    EXPORTABLE,
+    CameraKey,
+    CaseStatus,
+    Decision,
+    Evidence,
+    Export,
+    Fine,
+    Subject,
+    User,
+    Violation,
+)
 
 
 def canonical(data: Any) -> bytes:
@@ -67,8 +78,9 @@ def verify_document(document: dict[str, Any]) -> bool:
     """Check a file-drop document's signature against the public key it names."""
     sig = document["signature"]
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(sig["public_key"]))
+    body = next(v for k, v in document.items() if k != "signature")  # "fine", "cancellation", "amendment"
     try:
-        public.verify(base64.b64decode(sig["value"]), canonical(document["fine"]))
+        public.verify(base64.b64decode(sig["value"]), canonical(body))
     except Exception:
         return False
     return True
@@ -86,6 +98,10 @@ class ErapAdapter(Protocol):
     def send(self, *, fine_id: int, payload: dict[str, Any]) -> Receipt: ...
 
     def finish_batch(self, *, batch_id: str, receipts: dict[int, Receipt]) -> str | None: ...
+
+    def send_correction(self, *, fine_id: int, kind: str, ref: int, payload: dict[str, Any]) -> Receipt:
+        """A signed cancellation/amendment of an already exported fine (`kind`), `ref` = the appeal id."""
+        ...
 
 
 class FileDropAdapter:
@@ -114,6 +130,22 @@ class FileDropAdapter:
         }
         data = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True).encode()
         name = f"fine-{fine_id}.json"
+        self._write(self.root / "documents" / name, data)
+        return Receipt(document_name=f"documents/{name}", sha256=hashlib.sha256(data).hexdigest())
+
+    def send_correction(self, *, fine_id: int, kind: str, ref: int, payload: dict[str, Any]) -> Receipt:
+        document = {
+            kind: payload,
+            "signature": {
+                "alg": "Ed25519",
+                "key_id": self.signer.key_id,
+                "public_key": self.signer.public_key_b64,
+                "signed": f"canonical JSON of `{kind}` (sorted keys, no whitespace, UTF-8)",
+                "value": self.signer.sign(canonical(payload)),
+            },
+        }
+        data = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True).encode()
+        name = f"fine-{fine_id}-{kind}-{ref}.json"  # one per appeal: a re-run rewrites the same file
         self._write(self.root / "documents" / name, data)
         return Receipt(document_name=f"documents/{name}", sha256=hashlib.sha256(data).hexdigest())
 
@@ -152,6 +184,11 @@ def build_payload(
         select(Evidence).where(Evidence.violation_id == violation.id).order_by(Evidence.id)
     ).all()
     record = json.loads(violation.record_json)
+    camera_key = (
+        session.exec(select(CameraKey).where(CameraKey.key_id == record.get("signing_key_id"))).first()
+        if record.get("signing_key_id")
+        else None
+    )
     return {
         "schema": "autofine.erap.v1",
         "case_number": fine.id,
@@ -179,7 +216,15 @@ def build_payload(
             {"name": e.name, "sha256": e.sha256, "media_type": e.media_type, "size": e.size} for e in evidence
         ],
         "record_sha256": hashlib.sha256(violation.record_json.encode()).hexdigest(),
-        "camera_signature": {"value": record.get("signature"), "key_id": record.get("signing_key_id")},
+        "document_kind": "fine" if subject is not None else "notice_of_violation",
+        "camera_signature": {
+            "value": record.get("signature"),
+            "key_id": record.get("signing_key_id"),
+            "alg": "Ed25519",
+            "signed": "autofine.contract.ViolationRecord.canonical_bytes() of `camera_record`",
+            "public_key_pem": camera_key.public_key_pem if camera_key is not None else None,
+        },
+        "camera_record": record,
         "decisions": [
             {
                 "action": d.action,

@@ -14,9 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api import audit
+from api.calibration import calibrated_confidence, latest_calibration
 from api.db import as_utc
 from api.errors import Forbidden, Invalid
 from api.evidence_store import EvidenceStore
+from api.keys import check_record_signature
 from api.models import AutoIssuePolicy, CaseStatus, Evidence, Fine, Violation
 from api.policy import FineSchedule, compute_amount, route
 from autofine.contract import IntakeResponse, ViolationRecord
@@ -77,12 +79,14 @@ def ingest(
     camera_id: str,
     record_text: str | bytes,
     files: dict[str, bytes],
+    require_signatures: bool = False,
 ) -> IntakeResponse:
     record = parse_record(record_text)
     if record.camera_id != camera_id:
         raise Forbidden(
             f"record.camera_id '{record.camera_id}' does not match this token's camera '{camera_id}'"
         )
+    signing_key = check_record_signature(session, record, required=require_signatures)
     key = record.idempotency_key
     if (seen := _existing(session, key)) is not None:
         return seen
@@ -96,12 +100,28 @@ def ingest(
     except UserError as exc:
         raise Invalid(str(exc)) from exc
     policy = session.get(AutoIssuePolicy, record.violation_type)
-    decision = route(
-        confidence=record.confidence,
-        review_all=review_all,
-        auto_enabled=bool(policy and policy.enabled),
-        threshold=policy.threshold if policy else 1.0,
+    calibration = latest_calibration(
+        session,
+        violation_type=record.violation_type,
+        model_id=record.model.id,
+        model_version=record.model.version,
     )
+    calibrated = calibrated_confidence(calibration, record.confidence) if calibration else None
+    if policy is not None and policy.min_expected_precision is not None:
+        # Stated as precision: only a calibrated confidence can reach it; uncalibrated models go to review.
+        decision = route(
+            confidence=calibrated if calibrated is not None else -1.0,
+            review_all=review_all,
+            auto_enabled=policy.enabled,
+            threshold=policy.min_expected_precision,
+        )
+    else:
+        decision = route(
+            confidence=record.confidence,
+            review_all=review_all,
+            auto_enabled=bool(policy and policy.enabled),
+            threshold=policy.threshold if policy else 1.0,
+        )
 
     stored: list[str] = []
     try:
@@ -151,6 +171,8 @@ def ingest(
             schedule_version=amount.schedule_version,
             repeat_offence=amount.repeat_offence,
             confidence=record.confidence,
+            calibrated_confidence=calibrated,
+            calibration_id=calibration.id if calibration else None,
             route=decision,
         )
         session.add(fine)
@@ -166,6 +188,8 @@ def ingest(
                 "evidence": {e.name: e.sha256 for e in record.evidence},
                 "fine_id": fine.id,
                 "route": decision,
+                "signing_key_id": signing_key.key_id if signing_key else None,
+                "calibrated_confidence": calibrated,
             },
         )
         if decision == "auto":

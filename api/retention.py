@@ -1,6 +1,7 @@
 """Retention: delete evidence that may no longer be kept, and say so in the audit log.
 
-- Evidence of rejected cases: `retention_rejected_days` after the rejection.
+- Evidence of rejected cases (and cases closed or cancelled with no fine): `retention_rejected_days` after
+  the decision.
 - Evidence of closed cases (confirmed, overridden, exported): `retention_evidence_days` after intake.
 Cases on legal hold are never touched; undecided cases keep their evidence (a human still has to look).
 The violation and fine rows stay (with the files' sha256) so the audit trail remains meaningful.
@@ -20,6 +21,8 @@ from api.evidence_store import EvidenceStore
 from api.models import CaseStatus, Evidence, Fine
 
 CLOSED = (CaseStatus.confirmed, CaseStatus.overridden, CaseStatus.exported)
+#: Cases that ended with no fine: their evidence goes after `retention_rejected_days`.
+NO_FINE = (CaseStatus.rejected, CaseStatus.closed, CaseStatus.cancelled)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def run_retention(
             Fine.legal_hold == False,  # noqa: E712 (SQL expression)
             or_(
                 and_(
-                    Fine.status == str(CaseStatus.rejected),
+                    col(Fine.status).in_([str(s) for s in NO_FINE]),
                     col(Fine.decided_at) <= now - timedelta(days=rejected_days),
                 ),
                 and_(

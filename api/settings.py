@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         default=16, ge=0, le=30, description="KoAP age of administrative responsibility; younger: no fine."
     )
     anchor_dir: Path | None = Field(
-        default=None, description="Audit anchors (JSON lines of the chain head); default `<data_dir>/anchors`."
+        default=None, description="Audit anchors (JSON lines of the chain head); default <data_dir>/anchors."
     )
     anchor_interval_seconds: int = Field(
         default=3600, ge=0, le=86_400 * 7, description="The app exports an anchor this often; 0 = off."

@@ -128,7 +128,11 @@ def run_backend(name: str, db_url: str, image: bytes, requests: int, concurrenci
     from api.settings import Settings
 
     data_dir = Path(tempfile.mkdtemp(prefix=f"intake-bench-{name}-"))
-    env = os.environ | {"AUTOFINE_DATA_DIR": str(data_dir), "AUTOFINE_DATABASE_URL": db_url}
+    env = os.environ | {
+        "AUTOFINE_DATA_DIR": str(data_dir),
+        "AUTOFINE_DATABASE_URL": db_url,
+        "AUTOFINE_REQUIRE_SIGNATURES": "false",  # the bench posts unsigned records
+    }
     settings = Settings(data_dir=data_dir, database_url=db_url)
     engine = open_engine(settings)
     with Session(engine) as session:

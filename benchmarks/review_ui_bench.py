@@ -97,7 +97,9 @@ def main() -> None:
     args = parser.parse_args()
     data = JPEG.read_bytes()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), secret_key="bench-secret-0123456789")
+        settings = Settings(
+            data_dir=Path(tmp), secret_key="bench-secret-0123456789", require_signatures=False
+        )
         app = create_app(settings)
         with Session(app.state.engine) as session:
             bootstrap.create_user(session, username="alice", password="alice-pass-1", role="reviewer")

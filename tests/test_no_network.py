@@ -101,6 +101,7 @@ def test_pipeline_and_service_connect_only_to_the_service(
     (tmp_path / "service").mkdir()
     service = Service(tmp_path / "service")
     private_key, public_key = write_keypair("vtest", tmp_path / "keys")
+    service.register_key("vtest", public_key.read_text())
     camera_yaml = tmp_path / "vtest.yaml"
     camera_yaml.write_text(CAMERA.read_text() + f"\nsigning_key: {private_key}\n")
     service_log, camera_log = tmp_path / "service_audit.jsonl", tmp_path / "camera_audit.jsonl"

@@ -79,6 +79,7 @@ async def post_violation(
             camera_id=camera.camera_id,
             record_text=record,
             files=files,
+            require_signatures=state.settings.require_signatures,
         )
     except ServiceError:
         state.metrics.intake.labels("rejected").inc()

@@ -121,5 +121,6 @@ def attach_subject(
         basis=body.basis,
         registry=request.app.state.subject_registry,
         schedule=request.app.state.schedule,
+        min_age=request.app.state.settings.min_age_of_responsibility,
     )
     return _public(session, fine_id)

@@ -130,7 +130,9 @@ def demo(
 
     detector = load_detector(config.model, path=config.model_path, threads=threads)
 
-    settings, password, token = _prepare_service(data_dir, config.camera_id)
+    if config.signing_key is None:  # the demo camera signs its records like a real one; the service checks
+        config = config.model_copy(update={"signing_key": _demo_signing_key(data_dir, config.camera_id)})
+    settings, password, token = _prepare_service(data_dir, config.camera_id, config.signing_key)
     from api.app import create_app
 
     service = _ServiceThread(create_app(settings), host, port)
@@ -159,7 +161,16 @@ def demo(
         service.stop()
 
 
-def _prepare_service(data_dir: Path, camera_id: str):  # noqa: ANN202
+def _demo_signing_key(data_dir: Path, camera_id: str) -> Path:
+    from autofine.signing import key_paths, write_keypair
+
+    private_path, _ = key_paths(camera_id, data_dir / "keys")
+    if not private_path.is_file():
+        write_keypair(camera_id, data_dir / "keys", overwrite=True)
+    return private_path
+
+
+def _prepare_service(data_dir: Path, camera_id: str, signing_key: Path | None = None):  # noqa: ANN202
     """Settings pinned to the demo folder (never a database from the environment), reviewer and camera."""
     from sqlmodel import Session
 
@@ -185,6 +196,14 @@ def _prepare_service(data_dir: Path, camera_id: str):  # noqa: ANN202
     with Session(engine) as session:
         ensure_user(session, username=DEMO_REVIEWER, password=password, role="reviewer", actor="demo")
         token = ensure_camera(session, camera_id=camera_id, name=f"demo {camera_id}", actor="demo")
+        if signing_key is not None:
+            from api.keys import add_key, public_key_for
+            from autofine.signing import Ed25519Signer
+
+            signer = Ed25519Signer(signing_key)
+            if public_key_for(session, signer.key_id) is None:
+                pem = signer.public_key_pem.decode()
+                add_key(session, camera_id=camera_id, public_key_pem=pem, actor="demo", rotate=True)
     engine.dispose()
     return settings, password, token
 

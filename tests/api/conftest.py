@@ -16,14 +16,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
-from api import bootstrap
+from api import bootstrap, keys
 from api.app import create_app
 from api.security import issue_user_token
 from api.settings import Settings
+from autofine.contract import ViolationRecord
+from autofine.signing import Ed25519Signer
 
 PG_URL = os.environ.get("AUTOFINE_TEST_PG_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
@@ -102,6 +105,7 @@ def actors(client: TestClient, session: Session) -> Actors:
         # endpoint itself is tested in test_security.py.
         tokens[username] = {"Authorization": f"Bearer {issue_user_token(settings, user)}"}
     _, token = bootstrap.register_camera(session, camera_id="cam-1", name="Test crossing")
+    register_test_key(session, "cam-1")
     return Actors(
         camera_id="cam-1",
         camera_token=token,
@@ -163,10 +167,39 @@ def make_record(
     }
 
 
+_TEST_KEYS: dict[str, Ed25519PrivateKey] = {}
+
+
+def test_signer(camera_id: str) -> Ed25519Signer:
+    """The camera's signing key in these tests (one per camera id, made on first use)."""
+    return Ed25519Signer.from_key(_TEST_KEYS.setdefault(camera_id, Ed25519PrivateKey.generate()))
+
+
+def register_test_key(session: Session, camera_id: str) -> None:
+    """Register the test key of `camera_id` at the service (intake requires signed records by default)."""
+    pem = test_signer(camera_id).public_key_pem.decode()
+    keys.add_key(session, camera_id=camera_id, public_key_pem=pem, actor="test")
+
+
+def signed(record: dict) -> dict:
+    """`record` signed by its camera's test key, as a camera sends it (unchanged if not a valid record)."""
+    if record.get("signature") is not None:
+        return record
+    try:
+        parsed = ViolationRecord.model_validate(record)
+    except ValueError:
+        return record
+    return test_signer(parsed.camera_id).sign(parsed).model_dump(mode="json")
+
+
+def _requires_signature(client) -> bool:
+    return client.app.state.settings.require_signatures
+
+
 def post(client, headers: dict[str, str], record: dict, files: dict[str, bytes]):
     return client.post(
         "/api/v1/intake/violations",
-        data={"record": json.dumps(record)},
+        data={"record": json.dumps(signed(record) if _requires_signature(client) else record)},
         files={name: (name, data, "image/jpeg") for name, data in files.items()},
         headers=headers,
     )

@@ -20,7 +20,7 @@ from api import bootstrap
 from api.app import create_app
 from api.security import issue_user_token
 from api.settings import Settings
-from tests.api.conftest import BACKENDS, PG_URL, SECRET, make_record, post
+from tests.api.conftest import BACKENDS, PG_URL, SECRET, make_record, post, register_test_key
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -41,6 +41,7 @@ def fuzz_app(request, tmp_path_factory, shared_dir: Path):
             session, username="fuzzadmin", password="fuzz-pass-1", role="admin"
         )
         _, camera_token = bootstrap.register_camera(session, camera_id="cam-1")
+        register_test_key(session, "cam-1")
     snapshot = (
         shared_dir / "datasets" / "coco128" / "images" / "train2017" / "000000000009.jpg"
     ).read_bytes()

@@ -167,7 +167,7 @@ def test_review_all_forces_review(tmp_path, db_url, snapshot_bytes):
     from api import bootstrap
     from api.app import create_app
     from api.settings import Settings
-    from tests.api.conftest import SECRET, make_record, post
+    from tests.api.conftest import SECRET, make_record, post, register_test_key
 
     app = create_app(
         Settings(data_dir=tmp_path / "d", database_url=db_url, secret_key=SECRET, review_all=True)
@@ -177,6 +177,7 @@ def test_review_all_forces_review(tmp_path, db_url, snapshot_bytes):
             session, violation_type="littering", enabled=True, threshold=0.5, actor="test"
         )
         _, token = bootstrap.register_camera(session, camera_id="cam-1")
+        register_test_key(session, "cam-1")
     files = {"s.jpg": snapshot_bytes}
     with TestClient(app) as client:
         response = post(

@@ -55,15 +55,33 @@ class Service:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_path = data_dir / "autofine.sqlite3"
+        # The e2e camera configs have no signing key: unsigned records are accepted here, while a signed
+        # record must still verify against a registered key (`register_key`).
         self.env = child_env(
-            AUTOFINE_DATA_DIR=str(data_dir), AUTOFINE_DATABASE_URL=f"sqlite:///{self.db_path}"
+            AUTOFINE_DATA_DIR=str(data_dir),
+            AUTOFINE_DATABASE_URL=f"sqlite:///{self.db_path}",
+            AUTOFINE_REQUIRE_SIGNATURES="false",
         )
-        settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{self.db_path}")
-        engine = open_engine(settings)
+        self.settings = Settings(
+            data_dir=data_dir, database_url=f"sqlite:///{self.db_path}", require_signatures=False
+        )
+        engine = open_engine(self.settings)
         with Session(engine) as session:
             self.token = ensure_camera(session, camera_id=camera_id)
         engine.dispose()
         self.process: subprocess.Popen | None = None
+
+    def register_key(self, camera_id: str, public_key_pem: str) -> None:
+        """Register a camera's signing key (as `autofine admin camera-key add` does)."""
+        from sqlmodel import Session
+
+        from api.bootstrap import open_engine
+        from api.keys import add_key
+
+        engine = open_engine(self.settings)
+        with Session(engine) as session:
+            add_key(session, camera_id=camera_id, public_key_pem=public_key_pem, actor="test")
+        engine.dispose()
 
     def start(self) -> Service:
         log = open(self.data_dir / "service.log", "ab")  # noqa: SIM115 - the child owns it

@@ -123,6 +123,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
         database_url=f"sqlite:///{tmp_path / 'web.sqlite3'}",
         secret_key="web-test-secret-0123456789",
         claim_lease_seconds=600,
+        require_signatures=False,  # seeded records are unsigned; signatures: tests/api/test_signatures.py
     )
     app = create_app(settings)
     with Session(app.state.engine, expire_on_commit=False) as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -209,3 +210,226 @@ def retention(db: DbOption = None) -> None:
             actor="cli:retention",
         )
     typer.echo(f"deleted {len(summary.deleted_evidence)} evidence file(s) of {len(summary.cases)} case(s)")
+
+
+# ---------------------------------------- issue 12: keys, anchors, appeals, calibration
+key_app = typer.Typer(help="Camera signing keys: register, rotate, revoke, list.", no_args_is_help=True)
+app.add_typer(key_app, name="camera-key")
+
+
+def _read_pem(path: Path) -> str:
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; the camera's public key comes from `autofine keys generate`")
+    return path.read_text()
+
+
+@key_app.command("add")
+def key_add(
+    camera_id: str,
+    public_key: Annotated[Path, typer.Argument(help="The camera's public key PEM (<camera>.pub.pem).")],
+    rotate: Annotated[bool, typer.Option(help="Retire the camera's other active keys now.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Register a camera's public signing key (with --rotate: replaces its active key). Audited."""
+    from api.keys import add_key
+
+    with _session(db) as (_, session):
+        row = add_key(
+            session, camera_id=camera_id, public_key_pem=_read_pem(public_key), actor="cli", rotate=rotate
+        )
+    typer.echo(
+        f"camera {row.camera_id}: key {row.key_id} active" + (" (older keys retired)" if rotate else "")
+    )
+
+
+@key_app.command("revoke")
+def key_revoke(
+    key_id: str,
+    reason: Annotated[str, typer.Option(help="Why (e.g. 'camera stolen'); recorded in the audit log.")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a signing key: records signed with it are refused from now on. Audited."""
+    from api.keys import revoke_key
+
+    with _session(db) as (_, session):
+        row = revoke_key(session, key_id=key_id, reason=reason, actor="cli")
+    typer.echo(f"key {row.key_id} of camera {row.camera_id} revoked")
+
+
+@key_app.command("list")
+def key_list(camera_id: Annotated[str | None, typer.Argument()] = None, db: DbOption = None) -> None:
+    """List registered signing keys."""
+    from api.keys import list_keys
+
+    with _session(db) as (_, session):
+        rows = list_keys(session, camera_id=camera_id)
+    for row in rows:
+        typer.echo(f"{row.camera_id}\t{row.key_id}\t{row.status}\t{row.created_at:%Y-%m-%d %H:%M}")
+    if not rows:
+        typer.echo("no signing keys registered")
+
+
+@app.command()
+def anchor(
+    anchor_dir: Annotated[Path | None, typer.Option("--dir", help="Default: AUTOFINE_ANCHOR_DIR.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export the audit chain head (an anchor) to the anchor file and the system log."""
+    from api.anchors import anchor_path, write_anchor
+
+    with _session(db) as (settings, session):
+        where = anchor_dir or settings.resolved_anchor_dir
+        written = write_anchor(session, anchor_dir=where)
+    if written is None:
+        typer.echo(f"no new audit entries since the last anchor in {anchor_path(where)}")
+    else:
+        typer.echo(f"anchored entry {written.seq} ({written.hash[:16]}…) in {anchor_path(where)}")
+
+
+@app.command("verify-anchors")
+def verify_anchors(
+    anchor_dir: Annotated[Path | None, typer.Option("--dir", help="Default: AUTOFINE_ANCHOR_DIR.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Check the audit chain and the exported anchors; exit 1 with the first broken link, last good anchor."""
+    from api.anchors import verify_against_anchors
+
+    with _session(db) as (settings, session):
+        try:
+            result = verify_against_anchors(session, anchor_dir=anchor_dir or settings.resolved_anchor_dir)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+    good = result.last_good_anchor
+    last = f"last good anchor: entry {good.seq} at {good.at}" if good else "no anchor holds"
+    if result.ok:
+        typer.echo(f"audit chain OK ({result.entries} entries, {result.anchors} anchor(s) hold; {last})")
+        return
+    typer.secho(
+        f"audit chain BROKEN at entry {result.first_broken_seq}: {result.reason}; {last}",
+        fg=typer.colors.RED,
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+@app.command()
+def calibrate(
+    events_json: Annotated[Path, typer.Argument(help="events.json from `autofine eval events`.")],
+    violation_type: Annotated[str, typer.Option("--type", help="Violation type to calibrate.")],
+    model_id: Annotated[str, typer.Option(help="Model id as in the camera's records.")],
+    model_version: Annotated[str, typer.Option(help="Model version as in the camera's records.")],
+    db: DbOption = None,
+) -> None:
+    """Fit the isotonic confidence calibration of one type for one model version; prints precision targets."""
+    from api.calibration import curve_of, fit_and_store, load_report, precision_table, scored_events
+
+    with _session(db) as (_, session):
+        report, digest = load_report(events_json)
+        events = scored_events(report)
+        row = fit_and_store(
+            session,
+            events=events,
+            violation_type=violation_type,
+            model_id=model_id,
+            model_version=model_version,
+            actor="cli",
+            source=str(events_json),
+            source_sha256=digest,
+        )
+    mine = [e for e in events if e.violation_type == violation_type]
+    typer.echo(
+        f"calibration {row.id}: {violation_type} / {model_id} {model_version}, "
+        f"{row.events} events ({row.true_positives} true positives)"
+    )
+    for item in precision_table(curve_of(row), mine, (0.8, 0.9, 0.95, 0.99)):
+        raw = item["raw_threshold"]
+        seen = item["observed_precision"]
+        typer.echo(
+            f"  expected precision {item['expected_precision']:.2f}: raw confidence >= "
+            f"{'unreachable' if raw is None else f'{raw:.3f}'}; fitted events above: {item['events_above']}"
+            + (f", observed precision {seen:.3f}" if seen is not None else "")
+        )
+
+
+@app.command("auto-issue-precision")
+def auto_issue_precision(
+    violation_type: str,
+    precision: Annotated[
+        float | None, typer.Option(help="Issue without review where the calibrated confidence reaches this.")
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Back to review for every case of this type.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Enable auto-issue for a type at an expected precision (needs a calibration), or --off. Audited."""
+    from api.calibration import set_auto_issue_precision
+
+    if (precision is None) == (not off):
+        raise UserError("give exactly one of --precision P or --off")
+    with _session(db) as (_, session):
+        row = set_auto_issue_precision(
+            session,
+            violation_type=violation_type,
+            min_expected_precision=None if off else precision,
+            actor="cli",
+        )
+    state = f"on at expected precision >= {row.min_expected_precision}" if row.enabled else "off (review)"
+    typer.echo(f"{row.violation_type}: auto-issue {state}")
+
+
+@app.command()
+def appeal(
+    fine_id: int,
+    grounds: Annotated[str, typer.Option(help="What the person contests, as received.")],
+    db: DbOption = None,
+) -> None:
+    """Record an appeal: the case goes under_appeal and its evidence under legal hold."""
+    from api.appeals import file_appeal
+
+    with _session(db) as (_, session):
+        row = file_appeal(session, fine_id=fine_id, actor="cli", grounds=grounds)
+    typer.echo(f"appeal {row.id} filed against case {fine_id}; evidence on legal hold")
+
+
+@app.command("appeal-decide")
+def appeal_decide(
+    fine_id: int,
+    outcome: Annotated[str, typer.Option(help="upheld, cancelled or amended")],
+    reason: Annotated[str, typer.Option(help="Reason for the decision (recorded, and sent to ERAP).")],
+    amount_kzt: Annotated[int | None, typer.Option(help="New amount (amended only).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Decide a case's open appeal; a cancelled/amended exported fine gets an ERAP correction document."""
+    from api.appeals import decide_appeal
+    from api.erap import FileDropAdapter, Signer
+
+    with _session(db) as (settings, session):
+        adapter = FileDropAdapter(
+            settings.resolved_export_dir, Signer.from_file(settings.resolved_signing_key_path)
+        )
+        row = decide_appeal(
+            session,
+            fine_id=fine_id,
+            actor="cli",
+            outcome=outcome,
+            reason=reason,
+            new_amount_kzt=amount_kzt,
+            adapter=adapter,
+        )
+    typer.echo(
+        f"appeal {row.id}: {row.outcome}"
+        + (f"; ERAP document {row.erap_document}" if row.erap_document else "")
+    )
+
+
+@app.command("release-hold")
+def release_hold_cmd(
+    fine_id: int,
+    reason: Annotated[str, typer.Option(help="Why the hold ends (e.g. appeal period over).")],
+    db: DbOption = None,
+) -> None:
+    """End a case's legal hold; retention may then delete its evidence on schedule. Audited."""
+    from api.appeals import release_hold
+
+    with _session(db) as (_, session):
+        release_hold(session, fine_id=fine_id, actor="cli", reason=reason)
+    typer.echo(f"case {fine_id}: legal hold released")

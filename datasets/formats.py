@@ -7,6 +7,7 @@ which format a dataset came in, and each can be written out as the other (`to_co
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,7 @@ def load_yolo(data_yaml: str | Path, split: str = "val") -> BoxDataset:
     data_yaml = Path(data_yaml)
     if not data_yaml.is_file():
         raise UserError(f"dataset file {data_yaml} not found; pass an ultralytics data.yaml or a COCO .json")
+    data_yaml = data_yaml.resolve()
     spec = yaml.safe_load(data_yaml.read_text()) or {}
     if "names" not in spec:
         raise UserError(f"{data_yaml} has no 'names:'; it must list the class names")
@@ -167,6 +169,7 @@ def load_coco(json_path: str | Path, images_dir: str | Path | None = None) -> Bo
     json_path = Path(json_path)
     if not json_path.is_file():
         raise UserError(f"COCO file {json_path} not found")
+    json_path = json_path.resolve()
     spec = json.loads(json_path.read_text())
     for key in ("images", "annotations", "categories"):
         if key not in spec:
@@ -227,9 +230,13 @@ def to_coco(dataset: BoxDataset) -> dict:
 
 
 def write_coco(dataset: BoxDataset, out_json: str | Path) -> Path:
-    out_json = Path(out_json)
+    """Write COCO JSON; image file names are relative to the JSON's folder, as COCO tools expect."""
+    out_json = Path(out_json).resolve()
     out_json.parent.mkdir(parents=True, exist_ok=True)
-    out_json.write_text(json.dumps(to_coco(dataset)))
+    coco = to_coco(dataset)
+    for image in coco["images"]:
+        image["file_name"] = os.path.relpath(Path(image["file_name"]).resolve(), out_json.parent)
+    out_json.write_text(json.dumps(coco))
     return out_json
 
 

@@ -26,13 +26,14 @@ def test_load_yolo_counts(coco128) -> None:
 
 
 def test_round_trip_yolo_coco_yolo(coco128, tmp_path: Path) -> None:
-    coco = load_coco(write_coco(coco128, tmp_path / "gt.json"), images_dir="/")
+    coco = load_coco(write_coco(coco128, tmp_path / "gt.json"))  # file names relative to the JSON
     assert coco.names == coco128.names
     yolo = load_yolo(write_yolo(coco, tmp_path / "yolo"), "val")
     assert len(yolo.images) == len(coco128.images) == 128
     compared = 0
     for a, b in zip(coco128.images, yolo.images, strict=True):
         assert a.path.name == b.path.name and (a.width, a.height) == (b.width, b.height)
+        assert b.path.resolve() == a.path.resolve()  # the symlink leads back to the original image
         np.testing.assert_array_equal(a.class_id, b.class_id)
         np.testing.assert_allclose(a.xyxy, b.xyxy, atol=0.01)  # 6 decimals of a normalised coordinate
         compared += len(a.xyxy)

@@ -170,14 +170,14 @@ def make_record(
 _TEST_KEYS: dict[str, Ed25519PrivateKey] = {}
 
 
-def test_signer(camera_id: str) -> Ed25519Signer:
+def camera_signer(camera_id: str) -> Ed25519Signer:
     """The camera's signing key in these tests (one per camera id, made on first use)."""
     return Ed25519Signer.from_key(_TEST_KEYS.setdefault(camera_id, Ed25519PrivateKey.generate()))
 
 
 def register_test_key(session: Session, camera_id: str) -> None:
     """Register the test key of `camera_id` at the service (intake requires signed records by default)."""
-    pem = test_signer(camera_id).public_key_pem.decode()
+    pem = camera_signer(camera_id).public_key_pem.decode()
     keys.add_key(session, camera_id=camera_id, public_key_pem=pem, actor="test")
 
 
@@ -189,7 +189,7 @@ def signed(record: dict) -> dict:
         parsed = ViolationRecord.model_validate(record)
     except ValueError:
         return record
-    return test_signer(parsed.camera_id).sign(parsed).model_dump(mode="json")
+    return camera_signer(parsed.camera_id).sign(parsed).model_dump(mode="json")
 
 
 def _requires_signature(client) -> bool:

@@ -207,3 +207,46 @@ def test_autofine_run_with_all_three_rules_end_to_end(
     assert kinds.count("littering") == 0 and kinds.count("smoking") == 0
     for record in records:
         assert (out / "evidence" / record.incident_id).is_dir()
+
+
+def test_litter_class_detection_labels_the_object_and_raises_the_score() -> None:
+    """A detector class from `litter_classes` on the object names it and strengthens the candidate."""
+    from collections import deque
+
+    from vision.detections import Detections
+    from vision.rules.base import Observation
+    from vision.rules.littering import LitteringConfig, LitterObject
+    from vision.scene import Scene, ZonesConfig
+    from vision.stabilize import Stabilized
+    from vision.tracking import Track, TrackPoint
+
+    rule = LitteringRule(LitteringConfig(dwell_s=1.0), Scene(ZonesConfig(litter_watch=[ASPHALT])))
+    now = T0 + timedelta(seconds=5)
+    owner_box = (100.0, 100.0, 140.0, 200.0)  # far from the object: walked away
+    rule.objects[1] = LitterObject(
+        object_id=1,
+        xyxy=np.array([300.0, 300.0, 330.0, 315.0]),
+        appeared_at=T0,
+        appeared_frame=0,
+        owner_track_id=7,
+        owner_xyxy=np.array(owner_box),
+        owner_last_frame_xyxy=None,
+        last_seen=now,
+    )
+    track = Track(7, "person", deque([TrackPoint(50, now, owner_box, 0.9)]))
+    frame = Frame("cam", 50, now, np.zeros((576, 768, 3), np.uint8))
+    identity = Stabilized(image=frame.image, to_reference=np.eye(3), reset=False, inliers=0)
+    owners = {7: np.array(owner_box)}
+
+    plain = rule._candidates(Observation(frame, Detections.empty(), {7: track}), identity, owners)
+    assert [c.score for c in plain] == [pytest.approx(0.6)]
+    assert plain[0].details["litter_object"]["label"] is None
+
+    bottle = Detections.from_lists([[302, 298, 328, 316]], [0.8], ["bottle"])
+    observation = Observation(frame, bottle, {7: track})
+    rule._label_objects(observation, identity)
+    labelled = rule._candidates(observation, identity, owners)
+    assert len(labelled) == 1
+    assert labelled[0].details["litter_object"]["label"] == "bottle"
+    assert labelled[0].score == pytest.approx(0.6 + 0.4 * 0.8)
+    assert labelled[0].track_id == 7

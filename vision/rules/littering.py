@@ -28,7 +28,7 @@ from vision.background import BackgroundConfig, StaticBlob, StationaryForeground
 from vision.detections import box_iou
 from vision.rules.base import Candidate, Observation, Rule
 from vision.scene import RuleConfig, Scene
-from vision.stabilize import Stabilized, Stabilizer, StabilizerConfig
+from vision.stabilize import Stabilized, Stabilizer, StabilizerConfig, map_boxes
 
 
 class LitteringConfig(RuleConfig):
@@ -161,7 +161,7 @@ class LitteringRule(Rule):
         self._watch: np.ndarray | None = None
         self._track_boxes: dict[int, tuple[datetime, np.ndarray]] = {}  # last frame-coordinate box per track
         self._start: datetime | None = None
-        self._covered_by: np.ndarray | None = None  # int32 H×W: owner track whose box last covered the pixel
+        self._covered_by: np.ndarray | None = None  # int32 H×W: first track of the latest covering, -1 none
         self._covered_at: np.ndarray | None = None  # float32 H×W: when (seconds since start), -inf never
         self._covered_feet: np.ndarray | None = None  # float32 H×W: that coverer's feet, pixels below
         self._covered_height: np.ndarray | None = None  # float32 H×W: that coverer's box height
@@ -438,8 +438,6 @@ class LitteringRule(Rule):
         self.objects.clear()
 
     def _reanchor(self, matrix: np.ndarray) -> None:
-        from vision.stabilize import map_boxes
-
         self.foreground.warp(matrix)
         if self._covered_by is not None and self._covered_at is not None:
             size = (self._covered_by.shape[1], self._covered_by.shape[0])

@@ -83,9 +83,10 @@ def redact_bystanders(
         for box in keep:
             x1, y1 = int(max(0, box[0])), int(max(0, box[1]))
             moving[y1 : int(min(h, np.ceil(box[3]))), x1 : int(min(w, np.ceil(box[2])))] = False
-        if moving.any():
-            out = np.where(moving[..., None], strong_blur(out), out)
-            regions.extend(_component_boxes(moving))
+        for x1, y1, x2, y2 in _component_boxes(moving):  # blur each moving region's box, not the frame
+            roi = out[y1:y2, x1:x2]
+            np.copyto(roi, strong_blur(roi), where=moving[y1:y2, x1:x2, None])
+            regions.append((x1, y1, x2, y2))
     for box in keep:
         x1, y1 = int(max(0, box[0])), int(max(0, box[1]))
         x2, y2 = int(min(w, np.ceil(box[2]))), int(min(h, np.ceil(box[3])))

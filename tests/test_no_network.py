@@ -108,7 +108,7 @@ def test_pipeline_and_service_connect_only_to_the_service(
 
     service.process = subprocess.Popen(
         _audited("serve", "--port", str(service.port)),
-        env={**service.env, "AUDIT_LOG": str(service_log)},
+        env={**service.env, "AUTOFINE_REQUIRE_SIGNATURES": "true", "AUDIT_LOG": str(service_log)},
         stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / "service.log", "wb"),  # noqa: SIM115 - the child owns it
         cwd=REPO,
@@ -153,8 +153,9 @@ def test_pipeline_and_service_connect_only_to_the_service(
     records = read_violations(tmp_path / "run" / "violations.jsonl")
     assert len(records) >= 1, "the run must deliver something for the proof to mean anything"
     assert all(verify(r, public_key.read_bytes()) for r in records)  # signed at the camera, end to end
-    counts = outbox_counts(outbox)
-    assert counts["pending"] == 0 and counts["delivered"] + counts["parked"] == len(records)  # all answered
+    # every record delivered and accepted: the service verified each signature against the registered key
+    assert outbox_counts(outbox) == {"pending": 0, "delivered": len(records), "parked": 0}
+    assert sorted(service.violation_keys()) == sorted(r.idempotency_key for r in records)
 
     allowed = ("127.0.0.1", service.port)
     camera_events = _events(camera_log)

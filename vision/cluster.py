@@ -465,8 +465,12 @@ class CameraFleet:
         *,
         on_poll: Callable[[dict[str, CameraHealth]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        release_finished: bool = True,
     ) -> dict[str, CameraResult | str]:
-        """Until every camera's `run()` returned (or failed for good): poll health every interval."""
+        """Until every camera's `run()` returned (or failed for good): poll health every interval.
+
+        `release_finished` ends a camera's actor once its source is done, so the CPUs it reserved go to
+        cameras still waiting for a place (an idle actor keeps its resources)."""
         import ray
 
         results: dict[str, CameraResult | str] = {}
@@ -482,6 +486,8 @@ class CameraFleet:
                     results[camera_id] = replace(result, health=self.health[camera_id])
                 except Exception as exc:  # noqa: BLE001 - restarts exhausted, bad config, …
                     results[camera_id] = f"{type(exc).__name__}: {exc}"[:2000]
+                if release_finished:
+                    ray.kill(self.actors.pop(camera_id), no_restart=True)
             self.poll()
             if on_poll is not None:
                 on_poll(self.health)

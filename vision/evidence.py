@@ -40,7 +40,7 @@ from vision.confirm import Incident
 from vision.detections import Detections
 from vision.frame import Frame
 from vision.originals import OriginalsVault
-from vision.redaction import METHOD, motion_masks, redact_bystanders
+from vision.redaction import METHOD, MotionBackground, redact_bystanders
 from vision.scene import CameraConfig, Scene
 
 AI_NOTICE = "AI-detected - pending human review"
@@ -246,22 +246,19 @@ class EvidenceRecorder:
         files: dict[str, Path] = {}
         regions_total = 0
         motion_on = ev.redact_bystanders and ev.redact_motion
-        masks = (
-            motion_masks(
+        background = (  # one per clip; each frame's mask is made when the frame is rendered
+            MotionBackground(
                 [b.frame.image for b in frames], threshold=ev.motion_threshold, dilate_px=ev.motion_dilate_px
             )
             if motion_on
-            else []
+            else None
         )
-        motion = {b.frame.index: m for b, m in zip(frames, masks, strict=True)} if motion_on else {}
 
         best = incident.best_vote
         best_frame = next((b for b in frames if b.frame.index == best.frame_index), None)
         snap_path = self.work_dir / f"{stem}_snapshot.jpg"
         if best_frame is not None:
-            snapshot, n = self._render(
-                best_frame, incident, best.xyxy, label, zones=True, motion=motion.get(best_frame.frame.index)
-            )
+            snapshot, n = self._render(best_frame, incident, best.xyxy, label, zones=True, motion=background)
             regions_total += n
             cv2.imwrite(str(snap_path), snapshot, [cv2.IMWRITE_JPEG_QUALITY, ev.jpeg_quality])
             files[snap_path.name] = snap_path
@@ -275,7 +272,7 @@ class EvidenceRecorder:
                 offender_boxes.get(b.frame.index),
                 label,
                 zones=False,
-                motion=motion.get(b.frame.index),
+                motion=background,
             )
             regions_total += n
             clip_images.append(image)
@@ -323,7 +320,7 @@ class EvidenceRecorder:
                     + (
                         " and every moving region outside the offender's box (against the clip's median "
                         "background)"
-                        if motion_on and len(frames) >= 3
+                        if background is not None and background.usable
                         else ""
                     )
                     + f" blurred in the snapshot and in {len(clip_images)} clip frames; offender "
@@ -346,7 +343,7 @@ class EvidenceRecorder:
         label: str,
         *,
         zones: bool,
-        motion: np.ndarray | None = None,
+        motion: MotionBackground | None = None,
     ) -> tuple[np.ndarray, int]:
         ev = self.config.evidence
         image = item.frame.image
@@ -361,7 +358,7 @@ class EvidenceRecorder:
                 offender_track_id=incident.track_id,
                 offender_xyxy=offender_xyxy,
                 head_fraction=ev.head_fraction,
-                motion=motion,
+                motion=motion.mask(image) if motion is not None and motion.usable else None,
                 keep_xyxy=[shown_litter.xyxy] if shown_litter is not None else [],
             )
             image, regions = result.image, len(result.regions)

@@ -102,6 +102,49 @@ def strong_blur(image: np.ndarray) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+class MotionBackground:
+    """A clip's median background (grey, half size); `mask(image)` = what moves against it.
+
+    Built once per clip from its frames; masks are made one frame at a time so a long clip holds no list of
+    full-size masks. Fewer than 3 frames give no usable background: every mask is empty (`usable` is False).
+    """
+
+    def __init__(self, images: Sequence[np.ndarray], *, threshold: float = 30.0, dilate_px: int = 15) -> None:
+        self.threshold = threshold
+        self.dilate_px = dilate_px
+        self.usable = len(images) >= 3
+        self.background: np.ndarray | None = None
+        if self.usable:
+            step = max(1, len(images) // _MAX_BACKGROUND_FRAMES)
+            sampled = [self._grey(im) for im in images[::step]]
+            self.background = np.median(np.stack(sampled), axis=0).astype(np.uint8)
+        radius = max(1, int(round(dilate_px * _MOTION_SCALE)))
+        self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        self._opening = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+
+    @staticmethod
+    def _grey(image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        small = cv2.resize(
+            image,
+            (max(1, int(w * _MOTION_SCALE)), max(1, int(h * _MOTION_SCALE))),
+            interpolation=cv2.INTER_AREA,
+        )
+        return cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+
+    def mask(self, image: np.ndarray) -> np.ndarray:
+        """Bool mask (image size) of what differs from the background, opened and dilated."""
+        h, w = image.shape[:2]
+        grey = self._grey(image)
+        if self.background is None or grey.shape != self.background.shape:
+            return np.zeros((h, w), dtype=bool)
+        diff = (cv2.absdiff(grey, self.background) > self.threshold).astype(np.uint8)
+        diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, self._opening)  # drop single-pixel noise
+        if self.dilate_px:
+            diff = cv2.dilate(diff, self._grow)
+        return cv2.resize(diff, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
 def motion_masks(
     images: Sequence[np.ndarray], *, threshold: float = 30.0, dilate_px: int = 15
 ) -> list[np.ndarray]:
@@ -109,33 +152,8 @@ def motion_masks(
 
     Fewer than 3 images give no usable background: all-False masks (the caller records that).
     """
-    if not images:
-        return []
-    h, w = images[0].shape[:2]
-    if len(images) < 3:
-        return [np.zeros((h, w), dtype=bool) for _ in images]
-    sw, sh = max(1, int(w * _MOTION_SCALE)), max(1, int(h * _MOTION_SCALE))
-    grey = [
-        cv2.GaussianBlur(
-            cv2.cvtColor(cv2.resize(im, (sw, sh), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY),
-            (5, 5),
-            0,
-        )
-        for im in images
-    ]
-    step = max(1, len(grey) // _MAX_BACKGROUND_FRAMES)
-    background = np.median(np.stack(grey[::step]), axis=0).astype(np.uint8)
-    opening = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    radius = max(1, int(round(dilate_px * _MOTION_SCALE)))
-    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    masks = []
-    for g in grey:
-        diff = (cv2.absdiff(g, background) > threshold).astype(np.uint8)
-        diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, opening)  # drop single-pixel noise
-        if dilate_px:
-            diff = cv2.dilate(diff, grow)
-        masks.append(cv2.resize(diff, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool))
-    return masks
+    background = MotionBackground(images, threshold=threshold, dilate_px=dilate_px)
+    return [background.mask(im) for im in images]
 
 
 def _component_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:

@@ -216,3 +216,35 @@ def test_keep_unredacted_without_a_key_fails_before_recording(tmp_path: Path, mo
     monkeypatch.setenv("AUTOFINE_UNREDACTED_KEY", "short")
     with pytest.raises(UserError, match="not a Fernet key"):
         EvidenceRecorder(config, Scene(config.zones), FAKE_MODEL, tmp_path, fps=5.0)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "note"),
+    [
+        ({"redact_motion": False}, "heads (upper 30% of person boxes) of bystanders blurred"),
+        ({"redact_bystanders": False}, "redaction disabled in camera config"),
+    ],
+)
+def test_motion_redaction_can_be_switched_off(clip, tmp_path: Path, evidence, note) -> None:  # noqa: ANN001
+    images, people = clip
+    offender_boxes = _track_offender(people)
+    config = CameraConfig(camera_id="cam", evidence={**evidence, "pre_roll_s": 3})  # clip = frames 0..27
+    recorder = EvidenceRecorder(config, Scene(config.zones), FAKE_MODEL, tmp_path, fps=5.0)
+    frames = [Frame("cam", i, T0 + timedelta(seconds=i / 5), im) for i, im in enumerate(images)]
+    for frame, box in zip(frames, offender_boxes, strict=True):
+        recorder.add_frame(frame, Detections.from_lists([box.tolist()], [0.9], ["person"], tracker_id=[1]))
+    recorder.add_incident(_incident(frames, offender_boxes))
+    ((record, files),) = recorder.flush()
+    assert record.redaction.notes.startswith(note) and "moving region" not in record.redaction.notes
+    with av.open(str(files["e" * 24 + "_clip.mp4"])) as container:
+        decoded = [f.to_ndarray(format="bgr24") for f in container.decode(container.streams.video[0])]
+    assert len(decoded) == 28
+    stored = decoded[KEY]
+    off = offender_boxes[KEY]
+    label = np.array([off[0], off[1] - 20, off[0] + 110, off[1]])  # the drawn "jaywalking #1" tag
+    walkers = [
+        b for b in people[KEY].xyxy if not _overlaps(b, off) and not _overlaps(b, label) and b[3] - b[1] >= 50
+    ]
+    assert len(walkers) >= 3
+    for box in walkers:  # only the offender was detected, so nothing else is hidden
+        assert _mean_abs_diff(_crop(stored, box), _crop(images[KEY], box)) < 10.0

@@ -235,10 +235,15 @@ class CameraWorker:
                 self._refresh(frame.timestamp, live=live)
 
             stats = pipeline.run(max_frames=self.settings.max_frames, on_frame=on_frame)
+            self._refresh(None, live=False)
             self._set(state="draining")
             counts = self._close_sink()
-            self._refresh(None, live=False)
-            self._set(state="finished")
+            self._set(
+                state="finished",
+                outbox_pending=counts.get("pending", 0),
+                outbox_delivered=counts.get("delivered", 0),
+                outbox_parked=counts.get("parked", 0),
+            )
             return CameraResult(
                 camera_id=self.camera_id,
                 frames=stats.frames,

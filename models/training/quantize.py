@@ -181,3 +181,32 @@ def quantize_and_verify(
         raise
     output.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="INT8-quantise an ultralytics YOLO ONNX, refused over the AP budget"
+    )
+    parser.add_argument("source", type=Path, help="float ONNX (e.g. a dynamic-batch variant)")
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--model", default="fall-yolov8s", help="registry id (keeps its class map)")
+    parser.add_argument("--calibration-video", type=Path, required=True, help="a video of the camera")
+    parser.add_argument("--calibration-frames", type=int, default=24)
+    parser.add_argument("--dataset", type=Path, required=True, help="YOLO data.yaml with a person class")
+    parser.add_argument("--ap-budget", type=float, default=0.02)
+    args = parser.parse_args()
+    try:
+        done = quantize_and_verify(
+            args.model,
+            args.source,
+            args.output,
+            args.calibration_video,
+            args.dataset,
+            calibration_frames=args.calibration_frames,
+            ap_budget=args.ap_budget,
+        )
+    except UserError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(json.dumps(done.to_dict(), indent=2))

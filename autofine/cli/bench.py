@@ -26,7 +26,7 @@ def bench(
         str | None, typer.Option(help="onnxruntime providers, e.g. 'cpu' or 'cuda,cpu'.")
     ] = None,
     baseline: Annotated[
-        bool, typer.Option(help="Also time ultralytics predict/track (needs [train]).")
+        bool, typer.Option(help="Also time ultralytics predict/track (needs the train extra).")
     ] = True,
     baseline_model_path: Annotated[
         Path | None,

@@ -335,12 +335,9 @@ def connect(settings: ClusterSettings) -> dict[str, Any]:
     if ray.is_initialized():
         return ray.cluster_resources()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no phoning home from a city's camera cluster
-    # Every RPC/HTTP entry point checks a shared token (Ray >= 2.52; a local cluster generates its own).
-    # Explicit, so an older default or an inherited RAY_AUTH_MODE=disabled is not silently relied on.
-    if settings.address == "local":
-        os.environ["RAY_AUTH_MODE"] = "token"
-    else:
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+    # Token auth: Ray >= 2.59 turns it on for local clusters and generates the token; Ray reads
+    # RAY_AUTH_MODE when it is imported, so a joined cluster's nodes and this process get it from their
+    # environment (docs/scaling.md). Setting it here, after the import, breaks the handshake.
     common: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False, "logging_level": "WARNING"}
     if settings.address == "local":
         ray.init(

@@ -190,3 +190,35 @@ def _with_person_columns(
         class_name=found.class_name,
         data=data,
     )
+
+
+def detect_around(
+    image: np.ndarray, xyxy: Sequence[float], detector: Detector, *, margin: float = 0.5, min_side: int = 32
+) -> Detections:
+    """Run `detector` on the region around one box (e.g. a littering proposal), boxes back in frame pixels.
+
+    The box is widened by `margin` × its size on every side (context helps the litter model) and to at least
+    `min_side` pixels, clipped to the frame.
+    """
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    half_w = max((x2 - x1) * (0.5 + margin), min_side / 2)
+    half_h = max((y2 - y1) * (0.5 + margin), min_side / 2)
+    region = CropRegion(
+        max(int(np.floor(cx - half_w)), 0),
+        max(int(np.floor(cy - half_h)), 0),
+        min(int(np.ceil(cx + half_w)), width),
+        min(int(np.ceil(cy + half_h)), height),
+        0,
+    )
+    if region.width < 2 or region.height < 2:
+        return Detections.empty()
+    found = detector.detect(np.ascontiguousarray(region.cut(image)))
+    return Detections(
+        xyxy=region.to_frame(found.xyxy),
+        confidence=found.confidence,
+        class_id=found.class_id,
+        class_name=found.class_name,
+        data=dict(found.data),
+    )

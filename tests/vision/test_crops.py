@@ -104,3 +104,14 @@ def test_eligible_mask_must_match_people() -> None:
     people = Detections.from_lists([[0, 0, 40, 150]], [0.9], ["person"])
     with pytest.raises(ValueError, match="eligible has 2 rows"):
         crop_regions(people, 640, 480, SmokingCropConfig(), np.array([True, True]))
+
+
+def test_detect_around_a_proposal_maps_the_object_back_to_the_frame() -> None:
+    from vision.crops import detect_around
+
+    frame = np.full((480, 640, 3), 90, dtype=np.uint8)
+    frame[300:310, 400:420] = (0, 0, 255)  # the dropped object
+    frame[10:20, 10:20] = (0, 0, 255)  # far away: outside the proposal's context
+    found = detect_around(frame, [398, 298, 422, 312], RedPatchDetector(), margin=0.5)
+    assert len(found) == 1
+    np.testing.assert_array_equal(found.xyxy, [[400, 300, 420, 310]])

@@ -129,6 +129,9 @@ def demo(
     from vision.detectors import load_detector
 
     detector = load_detector(config.model, path=config.model_path, threads=threads)
+    from rich.markup import escape
+
+    console.print(f"model: {escape(detector.origin)}")
 
     if config.signing_key is None:  # the demo camera signs its records like a real one; the service checks
         config = config.model_copy(update={"signing_key": _demo_signing_key(data_dir, config.camera_id)})
@@ -149,6 +152,12 @@ def demo(
                 f"see `autofine outbox status --path {summary['outbox']}`"
             )
         if no_serve:
+            console.print(
+                "--no-serve: the service has stopped; to review these cases run "
+                f"[bold]AUTOFINE_DATA_DIR={data_dir} autofine serve --db {settings.resolved_database_url} "
+                f"--port {port}[/] and log in as above.",
+                soft_wrap=True,  # one line the user can copy
+            )
             return
         console.print(f"\nreview UI: [bold]{url}/[/]  API docs: {url}/docs   — Ctrl-C to stop")
         stop = threading.Event()

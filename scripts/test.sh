@@ -9,8 +9,9 @@ say() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   say "system packages: postgresql chromium fonts"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  apt_opts=(-o DPkg::Lock::Timeout=600 -qq)
+  apt-get "${apt_opts[@]}" update
+  DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y --no-install-recommends \
     postgresql chromium fonts-dejavu-core >/dev/null
 else
   echo "not root: skipping apt-get; PostgreSQL and Chromium must already be installed"

@@ -253,16 +253,18 @@ def _run_camera(console, config, detector, source, url, token, data_dir, max_fra
         ) as progress:
             task = progress.add_task("camera frames", total=total, status="")
 
-            def on_frame(frame, records) -> None:  # noqa: ANN001
+            def status() -> str:
                 counts = sink.outbox.counts()
-                progress.update(
-                    task,
-                    advance=1,
-                    status=f"{sum(pipeline.stats.violations.values())} violations, "
-                    f"{counts['delivered']} delivered, {pipeline.stats.fps:.1f} fps",
+                return (
+                    f"{sum(pipeline.stats.violations.values())} violations, "
+                    f"{counts['delivered']} delivered, {pipeline.stats.fps:.1f} fps"
                 )
 
+            def on_frame(frame, records) -> None:  # noqa: ANN001
+                progress.update(task, advance=1, status=status())
+
             stats = pipeline.run(max_frames=max_frames, on_frame=on_frame)
+            progress.update(task, status=status())  # incidents finished at end of stream count too
     finally:
         signal.signal(signal.SIGINT, previous)
         console.print("delivering what is left in the outbox…")

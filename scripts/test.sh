@@ -19,8 +19,11 @@ fi
 
 say "python environment (.venv, extras dev + train + cluster)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev,train,cluster]'
+pip_log=$(mktemp)
+if ! { .venv/bin/python -m pip install -q --upgrade pip && \
+       .venv/bin/python -m pip install -q -e '.[dev,train,cluster]'; } >"$pip_log" 2>&1; then
+  tail -n 60 "$pip_log"; echo "pip install failed (full log: $pip_log)"; exit 1
+fi
 
 say "PostgreSQL"
 AUTOFINE_TEST_PG_URL=$(bash scripts/start-postgres.sh | tail -n 1)

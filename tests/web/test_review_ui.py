@@ -78,6 +78,8 @@ def test_login_queue_case_evidence_and_confirm(service, seed_case, new_page):
     assert 1.5 < video.evaluate("v => v.duration") < 2.5  # 20 frames at 10 fps
     assert page.locator(".timeline circle").count() == 12
     assert "Opened by you" in page.locator(".status").inner_text()
+    # Raw score and calibrated precision side by side (no calibration exists in this service yet).
+    assert page.get_by_test_id("calibrated").inner_text() == "not calibrated"
     assert "43" not in page.locator(".amount").inner_text()  # jaywalking: 3 MRP, not the littering amount
     assert page.locator(".amount").inner_text().startswith("12\u202f975 KZT")
     assert "yolox-nano" in page.locator(".provenance").inner_text()

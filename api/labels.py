@@ -70,7 +70,7 @@ def notice(fine: Fine, violation: Violation) -> Notice:
             "адамның қарауын сұраңыз."
         ),
         en=(
-            f"This {en_type} violation ({when}, camera {violation.camera_id}) was detected automatically "
+            f'The violation "{en_type}" ({when}, camera {violation.camera_id}) was detected automatically '
             f"by an artificial-intelligence system (model {model}). {en_h} You may contest it: quote case "
             f"number {case} and ask the issuing authority (or eGov) for the evidence and a review by "
             "a person."

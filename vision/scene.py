@@ -252,9 +252,13 @@ class EvidenceConfig(_Strict):
     clip_crf: int = Field(
         default=26, ge=10, le=45, description="H.264 constant rate factor (lower = better)."
     )
-    redact_bystanders: bool = Field(default=True, description="Blur heads of every person but the offender.")
+    redact_bystanders: bool = Field(default=True, description="Blur every person but the offender.")
     head_fraction: float = Field(
-        default=0.3, gt=0, le=1, description="Upper share of a person box treated as head/face."
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Upper share of a bystander's person box that is blurred: 1.0 (default) hides the whole "
+        "person, as privacy by default asks; 0.3 hides only head and face.",
     )
     redact_motion: bool = Field(
         default=True,

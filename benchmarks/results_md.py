@@ -1,6 +1,6 @@
 """Write docs/results.md from the files in benchmarks/results/ (what the commands printed, nothing else).
 
-    python benchmarks/results_md.py            # → docs/results.md
+    python benchmarks/results_md.py            # → docs/results.md and README.md's Results section
 
 Each section names the command that produced its numbers; rerun those commands, then this script.
 """
@@ -232,7 +232,25 @@ def main() -> int:
     out = ROOT / "docs" / "results.md"
     out.write_text("\n".join(lines).rstrip() + "\n")
     print(f"wrote {out}")
+    _write_into_readme(lines[2:])
     return 0
+
+
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _write_into_readme(lines: list[str]) -> None:
+    """The README's Results section is the same text, one heading level down, between two markers."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        print(f"README.md has no {README_START} … {README_END} markers; left alone")
+        return
+    body = "\n".join("#" + line if line.startswith("#") else line for line in lines).strip()
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{body}\n{README_END}{tail}")
+    print(f"wrote the Results section of {readme}")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,14 @@ what the camera saw while its actor was down is not analysed (counted as `restar
 
 Where the outbox lives: `<outbox_dir>/<camera_id>.sqlite3` on the node that runs the camera. When the node
 stays, a restarted actor reopens it and its publisher sends what was pending. When a node leaves, its
-cameras move and start a fresh outbox where they land; the rows still pending on the lost node are counted
-from the last health report (`stranded_pending` in `autofine cluster status`) and are sent when that disk
-comes back (`autofine outbox retry --path …`). Put `outbox_dir` on a disk that outlives the node (a
-replicated volume re-attached elsewhere) to lose nothing; see docs/scaling.md.
+cameras move. Two modes (`outbox_survives_node`):
+- False (default, node-local disk): the moved camera starts a fresh outbox where it lands; the rows still
+  pending on the lost node are counted from the last health report (`stranded_pending` in
+  `autofine cluster status`, the run summary and Prometheus) and are sent when that disk comes back
+  (`autofine outbox retry --path …`).
+- True (`outbox_dir` on storage every node mounts and that outlives a node): the moved camera reopens the
+  same outbox and its publisher delivers what the lost node left pending; nothing is stranded.
+See docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -78,6 +82,12 @@ class ClusterSettings(BaseModel):
         description="Folder of the per-camera outboxes on every node; default $AUTOFINE_OUTBOX_DIR "
         "(else ~/.local/share/autofine/outbox).",
     )
+    outbox_survives_node: bool = Field(
+        default=False,
+        description="True when outbox_dir is storage that outlives a node and that every node mounts: a "
+        "camera moved off a lost node reopens its outbox there and delivers what was pending. False (the "
+        "default, node-local disk): what was pending on a lost node is counted as stranded.",
+    )
     drain_timeout_s: float = Field(
         default=30.0, ge=0, le=3600, description="How long a finished camera waits for its outbox to drain."
     )
@@ -93,6 +103,7 @@ class CameraHealth:
     camera_id: str
     state: str  # starting | running | draining | finished | failed | unreachable
     node_ip: str = ""
+    node_id: str = ""  # Ray's node id: tells two nodes on one IP apart
     pid: int = 0
     restarts: int = 0  # this actor's restarts seen by the driver (pid changes)
     frames: int = 0
@@ -218,8 +229,8 @@ class CameraWorker:
         from vision.pipeline import CameraPipeline
         from vision.sources import StreamSource, open_source
 
-        node_ip = _node_ip()
-        self._set(state="starting", node_ip=node_ip, pid=os.getpid(), error="")
+        node_ip, node_id = _node_ip(), _node_id()
+        self._set(state="starting", node_ip=node_ip, node_id=node_id, pid=os.getpid(), error="")
         emitted: list[str] = []
         try:
             source = open_source(self.config)
@@ -293,6 +304,10 @@ class CameraWorker:
         with self._lock:
             self._health = replace(self._health, **updates, updated_at=time.time())
 
+    def note_stranded(self, pending: int) -> None:
+        """The driver tells a moved camera how many rows it left on its old node (for `cluster status`)."""
+        self._set(stranded_pending=pending)
+
     def health(self) -> CameraHealth:
         if self._pipeline is not None and self._health.state == "running":
             try:
@@ -325,6 +340,35 @@ def _node_ip() -> str:
     return "127.0.0.1"
 
 
+def _node_id() -> str:
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001
+        pass
+    return ""
+
+
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _loopback_only() -> None:
+    """Make a 'local' cluster's node IP 127.0.0.1, so Ray's servers bind loopback.
+
+    `ray.init(_node_ip_address="127.0.0.1")` is not enough: Ray 2.60 rewrites a loopback node IP to the
+    machine's routable IP (`services.resolve_ip_for_localhost`) unless multi-node clusters are disabled,
+    and it binds GCS, raylet, workers and agents to the node IP (all interfaces for some). The switch
+    that disables them is `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` (read at `import ray`; the children Ray
+    spawns read it from this environment). Measured with `ss -ltnp`: every Ray socket then listens on
+    127.0.0.1 (tests/cluster/test_binding.py)."""
+    os.environ[LOOPBACK_ENV] = "0"
+    import ray._private.ray_constants as ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False  # this process imported ray before the variable was set
+
+
 # --------------------------------------------------------------------------------------------- cluster
 
 
@@ -340,6 +384,7 @@ def connect(settings: ClusterSettings) -> dict[str, Any]:
     # environment (docs/scaling.md). Setting it here, after the import, breaks the handshake.
     common: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False, "logging_level": "WARNING"}
     if settings.address == "local":
+        _loopback_only()
         ray.init(
             num_cpus=settings.num_cpus,
             include_dashboard=False,
@@ -386,13 +431,16 @@ class CameraFleet:
         self.health: dict[str, CameraHealth] = {}
         self._pids: dict[str, int] = {}
         self._restarts: dict[str, int] = {}
-        self._last_node: dict[str, tuple[str, int]] = {}  # camera → (node ip, pending there)
+        self._last_node: dict[str, tuple[str, int]] = {}  # camera → (node id or ip, pending there)
         self._stranded: dict[str, int] = {}
         self.detectors: list[Any] = []
 
-    def start(self) -> None:
+    def start(self, *, scheduling_strategy: dict[str, Any] | None = None) -> None:
+        """Start every camera's actor; `scheduling_strategy` maps a camera id to a Ray scheduling strategy
+        (e.g. a soft `NodeAffinitySchedulingStrategy`: pinned to a node while it lives, moved when not)."""
         import ray
 
+        strategies = scheduling_strategy or {}
         if self.settings.detector_placement == "shared":
             self._start_shared_detectors()
         remote = ray.remote(CameraWorker)
@@ -405,6 +453,7 @@ class CameraFleet:
                 max_concurrency=4,  # run() plus health/pid calls beside it
                 num_cpus=self.settings.cpus_per_camera,
                 get_if_exists=False,
+                scheduling_strategy=strategies.get(camera_id, "DEFAULT"),
             ).remote(str(path), self.settings.model_dump_json(), self.tokens.get(camera_id))
             self.actors[camera_id] = actor
             self.refs[camera_id] = actor.run.remote()
@@ -453,15 +502,20 @@ class CameraFleet:
     def _note(self, camera_id: str, health: CameraHealth) -> None:
         if health.state != "unreachable" and health.pid:
             old = self._pids.get(camera_id)
+            node = health.node_id or health.node_ip
             if old is not None and old != health.pid:
                 self._restarts[camera_id] = self._restarts.get(camera_id, 0) + 1
                 last = self._last_node.get(camera_id)
-                if last and health.node_ip and last[0] != health.node_ip:
+                if last and node and last[0] != node and not self.settings.outbox_survives_node:
                     # the camera moved: what was pending on the old node's disk is stranded there
+                    # (as of the last poll: rows stored after it are missing from the count)
                     self._stranded[camera_id] = self._stranded.get(camera_id, 0) + last[1]
+                    actor = self.actors.get(camera_id)
+                    if actor is not None:  # so `cluster status` from any driver shows it too
+                        actor.note_stranded.remote(self._stranded[camera_id])
             self._pids[camera_id] = health.pid
-            if health.node_ip:
-                self._last_node[camera_id] = (health.node_ip, health.outbox_pending)
+            if node:
+                self._last_node[camera_id] = (node, health.outbox_pending)
         self.health[camera_id] = replace(
             health,
             restarts=self._restarts.get(camera_id, 0),

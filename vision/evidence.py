@@ -2,7 +2,9 @@
 
 - `FrameBuffer` keeps the last seconds of analysed frames (with their tracked detections) for clips.
 - `EvidenceRecorder` holds confirmed incidents until their post-roll has been seen (or the stream ends),
-  then builds: the best voting frame as JPEG (offender box, zones, a visible "AI-detected" notice), a clip
+  then builds (`ready`/`flush`), or hands out `EvidenceJob`s (`take_ready`/`take_all`: the incident plus its
+  frames, cut from the buffer) for `build_job` to build on another thread (vision/evidence_worker.py).
+  A build makes: the best voting frame as JPEG (offender box, zones, a visible "AI-detected" notice), a clip
   from pre-roll before the onset to post-roll after confirmation encoded as browser-playable H.264 MP4
   (yuv420p, PyAV's bundled libx264; the bytes hashed here are the bytes a reviewer plays), and the record.
 - Bystanders' heads, and every moving region outside the offender's box, are blurred in everything stored
@@ -171,6 +173,15 @@ def encode_h264(images: list[np.ndarray], path: Path, fps: float, crf: int = 26)
             container.mux(packet)
 
 
+@dataclass(frozen=True)
+class EvidenceJob:
+    """A finished incident and the buffered frames (references; frames are never modified) its evidence
+    shows, cut from the buffer when its post-roll passed."""
+
+    incident: Incident
+    frames: tuple[BufferedFrame, ...]
+
+
 @dataclass
 class _Pending:
     incident: Incident
@@ -220,18 +231,25 @@ class EvidenceRecorder:
 
     def ready(self, now: datetime) -> list[tuple[ViolationRecord, dict[str, Path]]]:
         """Incidents whose post-roll has passed at stream time `now`."""
-        done = [p for p in self.pending if p.due <= now]
-        self.pending = [p for p in self.pending if p.due > now]
-        return [self.build(p.incident) for p in done]
+        return [self.build_job(job) for job in self.take_ready(now)]
 
     def flush(self) -> list[tuple[ViolationRecord, dict[str, Path]]]:
         """Everything still pending, with the frames there are (end of stream / stop)."""
+        return [self.build_job(job) for job in self.take_all()]
+
+    def take_ready(self, now: datetime) -> list[EvidenceJob]:
+        """Like `ready`, but only cut each incident's frames out of the buffer (cheap); build them later."""
+        done = [p for p in self.pending if p.due <= now]
+        self.pending = [p for p in self.pending if p.due > now]
+        return [self.job(p.incident) for p in done]
+
+    def take_all(self) -> list[EvidenceJob]:
+        """Like `flush`, but unbuilt."""
         done, self.pending = self.pending, []
-        return [self.build(p.incident) for p in done]
+        return [self.job(p.incident) for p in done]
 
-    # ---------------------------------------------------------------- building
-
-    def build(self, incident: Incident) -> tuple[ViolationRecord, dict[str, Path]]:
+    def job(self, incident: Incident) -> EvidenceJob:
+        """The incident with the buffered frames its clip shows, as the buffer holds them now."""
         ev = self.config.evidence
         litter = litter_object_from(incident.details)
         shown_from = min(incident.onset, litter.appeared_at) if litter else incident.onset  # show the drop
@@ -239,7 +257,21 @@ class EvidenceRecorder:
             shown_from - timedelta(seconds=ev.pre_roll_s),
             incident.confirmed_at + timedelta(seconds=ev.post_roll_s) - timedelta(seconds=ev.max_clip_s),
         )
-        frames = self.buffer.between(start, incident.confirmed_at + timedelta(seconds=ev.post_roll_s))
+        end = incident.confirmed_at + timedelta(seconds=ev.post_roll_s)
+        return EvidenceJob(incident, tuple(self.buffer.between(start, end)))
+
+    # ---------------------------------------------------------------- building
+
+    def build(self, incident: Incident) -> tuple[ViolationRecord, dict[str, Path]]:
+        return self.build_job(self.job(incident))
+
+    def build_job(self, job: EvidenceJob) -> tuple[ViolationRecord, dict[str, Path]]:
+        """Redact, draw, encode, hash and sign one incident's evidence. Touches no buffer state, so it may
+        run on another thread than the frame loop (vision/evidence_worker.py)."""
+        ev = self.config.evidence
+        incident = job.incident
+        litter = litter_object_from(incident.details)
+        frames = list(job.frames)
         offender_boxes = self._offender_boxes(incident, frames)
         label = f"{incident.violation_type} #{incident.track_id}"
         stem = incident.incident_id

@@ -4,6 +4,11 @@
 
 `CameraPipeline` is a plain object: `process(frame)` for one frame (a for loop, a thread, a Ray actor all
 call it the same way), `run()` to drain its source, `flush()` to finish pending evidence at the end.
+
+Evidence (redaction, snapshot, H.264 clip, hashes, signature) and the sinks run on the pipeline's own
+evidence thread (vision/evidence_worker.py): the frame loop only cuts a finished incident's frames out of
+the ring buffer and hands them over, so `process` returns the violations the worker has emitted since the
+previous call, and `flush()` waits for all of them. `evidence_queue=0` builds them in the frame loop instead.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from vision.confirm import Confirmer
 from vision.detections import Detections
 from vision.detectors.base import Detector
 from vision.evidence import EvidenceRecorder
+from vision.evidence_worker import EvidenceWorker, emit_to_sinks
 from vision.frame import Frame
 from vision.motion import GateDecision, MotionGate, detect_in
 from vision.prefetch import PrefetchSource
@@ -51,6 +57,9 @@ class PipelineStats:
     violations: Counter[str] = field(default_factory=Counter)
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     wall_s: float = 0.0
+    # time on the evidence thread, beside the frame loop (not in stage_s): building, and the sinks
+    background_s: dict[str, float] = field(default_factory=lambda: {"evidence": 0.0, "emit": 0.0})
+    evidence_queue_waits: int = 0  # hand-offs that found the evidence queue full and waited
 
     @property
     def fps(self) -> float:
@@ -72,6 +81,10 @@ class PipelineStats:
             "wall_s": round(self.wall_s, 3),
             "fps": round(self.fps, 2),
             "ms_per_frame": {k: round(v, 2) for k, v in self.per_frame_ms().items()},
+            "background_ms_per_frame": {
+                k: round(1000 * v / max(self.frames, 1), 2) for k, v in self.background_s.items()
+            },
+            "evidence_queue_waits": self.evidence_queue_waits,
         }
 
     @contextmanager
@@ -94,7 +107,10 @@ class CameraPipeline:
         rules: Sequence[Rule] | None = None,
         model_info: ModelInfo | None = None,
         work_dir: str | Path | None = None,
+        evidence_queue: int = 4,
     ) -> None:
+        """`evidence_queue`: finished incidents that may wait for the evidence thread before the frame loop
+        blocks (each holds references to its clip's frames); 0 builds evidence in the frame loop."""
         self.config = config
         self.detector = detector
         self.sinks = list(sinks)
@@ -126,6 +142,16 @@ class CameraPipeline:
         }
         self.confirmer = Confirmer(config.camera_id, confirm_configs)
         self.recorder = EvidenceRecorder(config, self.scene, self.model_info, self.work_dir, fps=self._fps)
+        self.evidence_worker = (
+            EvidenceWorker(
+                self.recorder.build_job,
+                self.sinks,
+                max_queue=evidence_queue,
+                name=f"evidence-{config.camera_id}",
+            )
+            if evidence_queue > 0
+            else None
+        )
         self.gate = MotionGate(config.motion) if config.motion.enabled else None
         self._checked_size = False
         self._stop = threading.Event()
@@ -176,8 +202,15 @@ class CameraPipeline:
             self.recorder.add_frame(frame, detections)
             for incident in incidents:
                 self.recorder.add_incident(incident)
-            finished = self.recorder.ready(frame.timestamp)
-        return self._emit(finished)
+            if self.evidence_worker is None:
+                finished = self.recorder.ready(frame.timestamp)
+            else:
+                for job in self.recorder.take_ready(frame.timestamp):
+                    self.evidence_worker.submit(job)
+        if self.evidence_worker is None:
+            return self._emit(finished)
+        with stats.timed("emit"):
+            return self._collected(self.evidence_worker.collect())
 
     def _gate(self, frame: Frame) -> GateDecision:
         if self.gate is None:
@@ -187,25 +220,31 @@ class CameraPipeline:
 
     def flush(self) -> list[ViolationRecord]:
         """Build and emit every pending incident with the frames buffered so far (end of stream, Ctrl-C)."""
-        with self.stats.timed("evidence"):
-            finished = self.recorder.flush()
-        return self._emit(finished)
+        if self.evidence_worker is None:
+            with self.stats.timed("evidence"):
+                finished = self.recorder.flush()
+            return self._emit(finished)
+        with self.stats.timed("evidence"):  # waits for the evidence thread: nothing handed over is lost
+            for job in self.recorder.take_all():
+                self.evidence_worker.submit(job)
+            records = self.evidence_worker.drain()
+        return self._collected(records)
 
     def _emit(self, finished: list[tuple[ViolationRecord, dict[str, Path]]]) -> list[ViolationRecord]:
-        records = []
         with self.stats.timed("emit"):
             for record, files in finished:
-                for sink in self.sinks:
-                    try:
-                        sink.emit(record, files)
-                    except Exception:
-                        log.exception(
-                            "sink %s failed for incident %s", type(sink).__name__, record.incident_id
-                        )
-                for path in files.values():
-                    path.unlink(missing_ok=True)
-                self.stats.violations[record.violation_type] += 1
-                records.append(record)
+                emit_to_sinks(self.sinks, record, files)
+            return self._collected([record for record, _ in finished])
+
+    def _collected(self, records: list[ViolationRecord]) -> list[ViolationRecord]:
+        """Count emitted records (in the frame loop's thread, the only writer of `stats`)."""
+        for record in records:
+            self.stats.violations[record.violation_type] += 1
+        worker = self.evidence_worker
+        if worker is not None:
+            self.stats.background_s["evidence"] = worker.build_s
+            self.stats.background_s["emit"] = worker.emit_s
+            self.stats.evidence_queue_waits = worker.full_waits
         return records
 
     def _check_frame_size(self, frame: Frame) -> None:
@@ -264,5 +303,10 @@ class CameraPipeline:
         return self.stats
 
     def close(self) -> None:
+        """Wait for evidence already handed over (never cut short), end the evidence thread, remove the
+        temporary work dir. Incidents still waiting for their post-roll need `flush()` first (`run` does)."""
+        if self.evidence_worker is not None:
+            self._collected(self.evidence_worker.drain())
+            self.evidence_worker.close()
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)

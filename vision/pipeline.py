@@ -38,11 +38,12 @@ from vision.rules import build_rules
 from vision.rules.base import Observation, Rule
 from vision.scene import CameraConfig, PedestrianSignal, Scene, zones_outside_frame
 from vision.sinks import ViolationSink
+from vision.smoking_stage import SmokingStage
 from vision.sources import FrameSource, open_source
 from vision.tracking import Tracker, TrackerSettings
 
 log = logging.getLogger(__name__)
-STAGES = ("decode", "motion", "detect", "track", "rules", "confirm", "evidence", "emit")
+STAGES = ("decode", "motion", "detect", "track", "crops", "rules", "confirm", "evidence", "emit")
 
 
 @dataclass
@@ -54,6 +55,7 @@ class PipelineStats:
     incidents: int = 0
     suppressed: int = 0
     detector_runs: int = 0  # frames the detector ran on (fewer than `frames` when motion gating skips some)
+    cigarette_crops: int = 0  # upper-body crops the two-stage smoking step ran the cigarette model on
     violations: Counter[str] = field(default_factory=Counter)
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     wall_s: float = 0.0
@@ -77,6 +79,7 @@ class PipelineStats:
             "incidents": self.incidents,
             "suppressed": self.suppressed,
             "detector_runs": self.detector_runs,
+            "cigarette_crops": self.cigarette_crops,
             "violations": dict(self.violations),
             "wall_s": round(self.wall_s, 3),
             "fps": round(self.fps, 2),
@@ -108,6 +111,7 @@ class CameraPipeline:
         model_info: ModelInfo | None = None,
         work_dir: str | Path | None = None,
         evidence_queue: int = 4,
+        cigarette_detector: Detector | None = None,
     ) -> None:
         """`evidence_queue`: finished incidents that may wait for the evidence thread before the frame loop
         blocks (each holds references to its clip's frames); 0 builds evidence in the frame loop."""
@@ -153,6 +157,7 @@ class CameraPipeline:
             else None
         )
         self.gate = MotionGate(config.motion) if config.motion.enabled else None
+        self.smoking = self._smoking_stage(cigarette_detector)
         self._checked_size = False
         self._stop = threading.Event()
 
@@ -186,6 +191,10 @@ class CameraPipeline:
                 detections = detections[detections.confidence >= self.config.detection.min_confidence]
         with stats.timed("track"):
             detections, tracks = self.tracker.update(frame.index, frame.timestamp, detections)
+        with stats.timed("crops"):
+            if self.smoking is not None:
+                detections = self.smoking.add_cigarettes(stats.frames - 1, frame.image, detections)
+                stats.cigarette_crops = self.smoking.crops
         with stats.timed("rules"):
             signal_red = self.signal.is_red(frame.timestamp, frame.image) if self.signal else None
             observation = Observation(
@@ -211,6 +220,24 @@ class CameraPipeline:
             return self._emit(finished)
         with stats.timed("emit"):
             return self._collected(self.evidence_worker.collect())
+
+    def _smoking_stage(self, detector: Detector | None) -> SmokingStage | None:
+        """The two-stage cigarette step, when the smoking rule is on, configured and has a zone to watch."""
+        smoking = self.config.rules.smoking
+        two_stage = smoking.two_stage
+        if not smoking.enabled or two_stage is None or not self.scene.has("no_smoking"):
+            return None
+        if detector is None:
+            from vision.detectors import load_detector
+
+            detector = load_detector(
+                two_stage.model,
+                path=two_stage.model_path,
+                conf=two_stage.conf,
+                providers=self.config.detector.providers or None,
+                threads=self.config.detector.threads,
+            )
+        return SmokingStage(detector, two_stage, self.scene, self.config.detection.person_class)
 
     def _gate(self, frame: Frame) -> GateDecision:
         if self.gate is None:

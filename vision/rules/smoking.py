@@ -12,13 +12,35 @@ fines always go to human review (the service's policy), however high the score.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
+from vision.crops import SmokingCropConfig
 from vision.rules.base import Candidate, Observation, Rule
 from vision.scene import RuleConfig, Scene
+
+
+class TwoStageSmokingConfig(SmokingCropConfig):
+    """The cigarette model on enlarged upper-body crops of people in `no_smoking` (vision/crops.py).
+
+    Runs on every `every_n_frames`-th analysed frame; between runs each person keeps the last verdict (their
+    cigarette boxes follow their box), so confirmation counts runs: with `every_n_frames` 5, votes 6 of 10
+    need two positive runs in a row.
+    """
+
+    model: str = Field(
+        default="cigarette", min_length=1, max_length=64, description="Registry id of the cigarette model."
+    )
+    model_path: Path | None = Field(default=None, description="ONNX file to use instead of the registry's.")
+    conf: float = Field(
+        default=0.2,
+        ge=0.01,
+        le=1,
+        description="Cigarette model score threshold (operating point: P 0.67, R 0.53 on the valid split).",
+    )
 
 
 class SmokingConfig(RuleConfig):
@@ -49,6 +71,11 @@ class SmokingConfig(RuleConfig):
     )
     hand_weight: float = Field(
         default=0.8, ge=0, le=1, description="Score factor for a cigarette only in a hand (not at the mouth)."
+    )
+    two_stage: TwoStageSmokingConfig | None = Field(
+        default=None,
+        description="Run the cigarette model on upper-body crops of people in `no_smoking` (needed unless "
+        "the frame detector itself has a cigarette class). None = off.",
     )
 
 

@@ -1,0 +1,119 @@
+"""Acceptance (issue 11): the real two-stage smoking path on real photos finds the labelled cigarettes.
+
+No real street footage of smoking is at hand, so the valid photos of `../shared/datasets/cigarettes` stand in:
+each photo goes through the path a camera runs: YOLOX-Nano (`../shared/models/yolox_nano.onnx`) finds people,
+`SmokingCropper` cuts each person's upper body (people under `min_person_height_px` are never judged), the
+committed cigarette model runs on the enlarged crop at its operating threshold, boxes come back in photo
+pixels. A labelled cigarette counts as found when a returned box overlaps it at IoU ≥ 0.3 (boxes of a few
+pixels: a 0.5 overlap is a matter of two pixels). Photos without a cigarette — the dataset's empty-label
+photos and the coco128 photos with a person — must mostly give no cigarette box at all.
+
+Measured 2026-11-25 (`-s` prints the counts): 343 valid photos with a person, 361 labelled cigarettes, 172
+found (0.476; 167 photos with at least one); 60 photos with a person and no cigarette (3 empty-label valid
+photos, 57 coco128), 53 without any cigarette box (0.883; 56 = 0.933 below the smoking rule's 0.3). ~80 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.crops import SmokingCropper
+from vision.detections import box_iou
+from vision.rules.smoking import TwoStageSmokingConfig
+
+pytestmark = pytest.mark.slow
+
+MATCH_IOU = 0.3
+# Bounds from the measured shares (docs/acceptance.md), a little below them so that a changed BLAS or
+# onnxruntime rounding does not flip the test, far above what a broken crop mapping or model gives.
+MIN_CIGARETTE_RECALL = 0.42  # measured 172 of 361 = 0.476
+MIN_CLEAN_SHARE = 0.80  # measured 53 of 60 = 0.883
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    name: str
+    people: int  # people the person detector found (any height)
+    labelled: int  # labelled cigarettes
+    found: int  # labelled cigarettes matched by a returned box
+    boxes: int  # cigarette boxes returned
+    max_conf: float
+
+
+@dataclass(frozen=True)
+class PhotoRun:
+    smokers: list[PhotoResult]  # valid photos with labels and at least one person
+    clean: list[PhotoResult]  # photos with a person and no cigarette
+
+
+def _labels(path: Path, width: int, height: int) -> np.ndarray:
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    boxes = np.array([[float(v) for v in row[1:5]] for row in rows], dtype=np.float64).reshape(-1, 4)
+    cx, cy, w, h = boxes[:, 0] * width, boxes[:, 1] * height, boxes[:, 2] * width, boxes[:, 3] * height
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+
+
+def two_stage_photo(
+    image: np.ndarray, people_detector, cropper: SmokingCropper, labels: np.ndarray, name: str
+):
+    """One photo through person detector → upper-body crops → cigarette model; matched against `labels`."""
+    people = people_detector.detect(image).of_classes(["person"])
+    found = cropper.detect(image, people, np.ones(len(people), dtype=bool)) if len(people) else None
+    boxes = found.xyxy if found is not None else np.zeros((0, 4))
+    matched = 0
+    if len(labels) and len(boxes):
+        matched = int((box_iou(labels, boxes.astype(np.float64)).max(axis=1) >= MATCH_IOU).sum())
+    conf = float(found.confidence.max()) if found is not None and len(found) else 0.0
+    return PhotoResult(name, len(people), len(labels), matched, len(boxes), conf)
+
+
+@pytest.fixture(scope="session")
+def photo_run(shared_dir: Path, yolox_nano_path: Path) -> PhotoRun:
+    from vision.detectors import load_detector
+
+    config = TwoStageSmokingConfig()
+    people_detector = load_detector("yolox-nano", path=yolox_nano_path, conf=0.3)
+    cropper = SmokingCropper(load_detector(config.model, conf=config.conf), config)
+    data = shared_dir / "datasets" / "cigarettes"
+    smokers, clean = [], []
+    for image_path in sorted((data / "images" / "valid").glob("*.jpg")):
+        image = cv2.imread(str(image_path))
+        labels = _labels(data / "labels" / "valid" / f"{image_path.stem}.txt", image.shape[1], image.shape[0])
+        result = two_stage_photo(image, people_detector, cropper, labels, image_path.name)
+        if not result.people:
+            continue
+        (smokers if len(labels) else clean).append(result)
+    coco = shared_dir / "datasets" / "coco128"
+    for label_path in sorted((coco / "labels" / "train2017").glob("*.txt")):
+        classes = {line.split()[0] for line in label_path.read_text().splitlines() if line.strip()}
+        if "0" not in classes:
+            continue
+        image = cv2.imread(str(coco / "images" / "train2017" / f"{label_path.stem}.jpg"))
+        if image is None:  # two label files have no image in this copy
+            continue
+        result = two_stage_photo(image, people_detector, cropper, np.zeros((0, 4)), label_path.name)
+        if result.people:
+            clean.append(result)
+    return PhotoRun(smokers, clean)
+
+
+def test_two_stage_path_finds_the_labelled_cigarettes(photo_run: PhotoRun) -> None:
+    labelled = sum(r.labelled for r in photo_run.smokers)
+    found = sum(r.found for r in photo_run.smokers)
+    print(f"\nphotos with a person: {len(photo_run.smokers)}; cigarettes labelled {labelled}, found {found}")
+    assert len(photo_run.smokers) >= 300, "355 labelled valid photos; YOLOX-Nano finds a person on 343"
+    assert labelled >= 330
+    assert found / labelled >= MIN_CIGARETTE_RECALL
+
+
+def test_photos_without_a_cigarette_mostly_give_no_cigarette(photo_run: PhotoRun) -> None:
+    clean = photo_run.clean
+    quiet = [r for r in clean if r.boxes == 0]
+    print(f"\nphotos with a person and no cigarette: {len(clean)}; without any cigarette box: {len(quiet)}")
+    assert len(clean) >= 55, "57 coco128 photos and 3 empty-label valid photos with a person"
+    assert len(quiet) / len(clean) >= MIN_CLEAN_SHARE

@@ -183,7 +183,14 @@ class CameraWorker:
         self.camera_id = self.config.camera_id
         self._token = token
         self._lock = threading.Lock()
-        self._health = CameraHealth(camera_id=self.camera_id, state="starting", pid=os.getpid())
+        # the node is known from the first health answer on: the driver spots a move by pid + node together
+        self._health = CameraHealth(
+            camera_id=self.camera_id,
+            state="starting",
+            pid=os.getpid(),
+            node_ip=_node_ip(),
+            node_id=_node_id(),
+        )
         self._pipeline = None
         self._sink = None
 

@@ -58,6 +58,12 @@ def run(
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Stop cameras after N frames."),
     service_url: str | None = typer.Option(None, "--service-url", help="Deliver every camera here."),
     outbox_dir: Path | None = typer.Option(None, "--outbox-dir", help="Per-camera outboxes on every node."),
+    outbox_survives_node: bool = typer.Option(
+        False,
+        "--outbox-survives-node",
+        help="--outbox-dir is storage that outlives a node and every node mounts: a camera moved off a lost "
+        "node delivers what was pending there. Default: node-local disk, such rows are reported as stranded.",
+    ),
     max_restarts: int = typer.Option(3, "--max-restarts", min=-1, help="Restarts per camera actor."),
     detector: str = typer.Option("in_actor", "--detector", help="'in_actor' or 'shared' (per node)."),
     threads: int = typer.Option(1, "--threads", min=1, help="onnxruntime threads per detector."),
@@ -79,6 +85,7 @@ def run(
         max_frames=max_frames,
         service_url=service_url,
         outbox_dir=outbox_dir,
+        outbox_survives_node=outbox_survives_node,
         max_restarts=max_restarts,
         detector_placement=detector,
         detector_threads=threads,
@@ -109,6 +116,13 @@ def run(
             metrics.stop()
         cluster.shutdown()
     console.print(_health_table(fleet.health, "cameras"))
+    for camera_id, h in sorted(fleet.health.items()):
+        if h.stranded_pending:
+            console.print(
+                f"[yellow]{camera_id}: {h.stranded_pending} violation(s) were pending in its outbox on a "
+                "node that left (stranded, not delivered from there); when that disk is back run "
+                f"`autofine outbox retry --path <outbox-dir>/{camera_id}.sqlite3` where it is mounted[/]"
+            )
     failed = {c: r for c, r in results.items() if isinstance(r, str)}
     for camera_id, error in failed.items():
         console.print(f"[red]{camera_id} failed: {error.splitlines()[-1] if error else error}[/]")

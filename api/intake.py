@@ -122,6 +122,9 @@ def ingest(
             auto_enabled=bool(policy and policy.enabled),
             threshold=policy.threshold if policy else 1.0,
         )
+    if record.thresholds.get("review.required", 0.0) >= 1.0:
+        # the camera flags it (e.g. a littering proposal the litter model found nothing litter-like on)
+        decision = "review"
 
     stored: list[str] = []
     try:

@@ -340,7 +340,8 @@ class EvidenceRecorder:
             litter_object=litter,
             model=self.model_info,
             config_hash=self._config_hash,
-            thresholds=self._thresholds(incident.violation_type),
+            thresholds=self._thresholds(incident.violation_type)
+            | {k: float(v) for k, v in incident.details.get("record_flags", {}).items()},
             software_version=__version__,
             location=Location(**self.config.location.model_dump()),
             redaction=Redaction(

@@ -22,7 +22,18 @@ def _jaywalking(config: CameraConfig, scene: Scene) -> Rule:
 def _littering(config: CameraConfig, scene: Scene) -> Rule:
     from vision.rules.littering import LitteringRule
 
-    return LitteringRule(config.rules.littering, scene)
+    littering = config.rules.littering
+    verifier = None
+    if littering.verify_model and scene.has("litter_watch"):
+        from vision.detectors import load_detector
+
+        verifier = load_detector(
+            littering.verify_model,
+            conf=littering.verify_conf,
+            providers=config.detector.providers or None,
+            threads=config.detector.threads,
+        )
+    return LitteringRule(littering, scene, verifier)
 
 
 def _smoking(config: CameraConfig, scene: Scene) -> Rule:

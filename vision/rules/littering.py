@@ -25,7 +25,9 @@ import numpy as np
 from pydantic import Field
 
 from vision.background import BackgroundConfig, StaticBlob, StationaryForeground
+from vision.crops import detect_around
 from vision.detections import box_iou
+from vision.detectors.base import Detector
 from vision.rules.base import Candidate, Observation, Rule
 from vision.scene import RuleConfig, Scene
 from vision.stabilize import Stabilized, Stabilizer, StabilizerConfig, map_boxes
@@ -112,6 +114,28 @@ class LitteringConfig(RuleConfig):
         le=10,
         description="A track's last box stays masked this long after it was last seen.",
     )
+    verify_model: str | None = Field(
+        default="litter",
+        max_length=64,
+        description="Registry id of the litter model run on a crop around each proposal (vision.crops."
+        "detect_around); None = no verification.",
+    )
+    verify_conf: float = Field(
+        default=0.25, ge=0.01, le=1, description="Litter model score a verifying box needs."
+    )
+    verify_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="The litter model runs on an object's first this many candidate frames (best kept).",
+    )
+    unverified_factor: float = Field(
+        default=0.75,
+        ge=0,
+        le=1,
+        description="Score factor for a proposal the litter model found nothing litter-like on (such a "
+        "record is flagged for human review).",
+    )
     stabilizer: StabilizerConfig = Field(
         default_factory=StabilizerConfig, description="Camera-shake compensation."
     )
@@ -135,6 +159,8 @@ class LitterObject:
     last_seen: datetime | None = None
     label: str | None = None
     label_confidence: float = 0.0
+    verified_by_model: bool = False  # the litter model found a litter-like box on it
+    verify_runs: int = 0
     candidates: int = 0
     history: list[str] = field(default_factory=list)
 
@@ -149,9 +175,11 @@ def _box_distance(point: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 class LitteringRule(Rule):
     violation_type: ClassVar[str] = "littering"
 
-    def __init__(self, config: LitteringConfig, scene: Scene) -> None:
+    def __init__(self, config: LitteringConfig, scene: Scene, verifier: Detector | None = None) -> None:
+        """`verifier`: the litter model (config `verify_model`), run on a crop around each proposal."""
         self.config = config
         self.scene = scene
+        self.verifier = verifier
         self.stabilizer = Stabilizer(config.stabilizer)
         self.foreground = StationaryForeground(config.background)
         self.objects: dict[int, LitterObject] = {}
@@ -393,8 +421,12 @@ class LitteringRule(Rule):
                 continue
             if self._attended(obj, owners):
                 continue  # someone stands at it: their bag, or a body part the detector's box missed
-            score = self.config.base_score + (1 - self.config.base_score) * obj.label_confidence
             object_frame_box = stabilized.boxes_to_frame(obj.xyxy[None])[0]
+            if self.verifier is not None and obj.verify_runs < self.config.verify_attempts:
+                self._verify(obj, observation.frame.image, object_frame_box)
+            score = self.config.base_score + (1 - self.config.base_score) * obj.label_confidence
+            if self.verifier is not None and not obj.verified_by_model:
+                score = self.config.base_score * self.config.unverified_factor
             obj.candidates += 1
             candidates.append(
                 Candidate(
@@ -413,10 +445,44 @@ class LitteringRule(Rule):
                         },
                         "object_id": obj.object_id,
                         "owner_distance_heights": round(away, 2),
+                        "record_flags": self._flags(obj),
                     },
                 )
             )
         return candidates
+
+    def _verify(self, obj: LitterObject, image: np.ndarray, frame_box: np.ndarray) -> None:
+        """Run the litter model around the proposal; the best box overlapping it labels the object."""
+        obj.verify_runs += 1
+        found = detect_around(image, frame_box, self.verifier)  # type: ignore[arg-type]
+        found = found[found.confidence >= self.config.verify_conf]
+        if not len(found):
+            return
+        x1, y1, x2, y2 = frame_box
+        centres = found.centers
+        on_it = (box_iou(frame_box[None].astype(np.float64), found.xyxy.astype(np.float64))[0] > 0.1) | (
+            (centres[:, 0] >= x1) & (centres[:, 0] <= x2) & (centres[:, 1] >= y1) & (centres[:, 1] <= y2)
+        )
+        if not on_it.any():
+            return
+        best = int(np.flatnonzero(on_it)[np.argmax(found.confidence[on_it])])
+        obj.verified_by_model = True
+        if float(found.confidence[best]) > obj.label_confidence:
+            obj.label, obj.label_confidence = str(found.class_name[best]), float(found.confidence[best])
+        obj.history.append(f"litter model: {obj.label} {obj.label_confidence:.2f}")
+
+    def _flags(self, obj: LitterObject) -> dict[str, float]:
+        """Numbers the record carries in `thresholds` so reviewers and the service see the verification."""
+        if self.verifier is None:
+            return {"verification.ran": 0.0}
+        return {
+            "verification.ran": 1.0,
+            "verification.litter_found": float(obj.verified_by_model),
+            "verification.litter_confidence": round(obj.label_confidence, 3)
+            if obj.verified_by_model
+            else 0.0,
+            "review.required": 0.0 if obj.verified_by_model else 1.0,
+        }
 
     def _attended(self, obj: LitterObject, owners: dict[int, np.ndarray]) -> bool:
         """True when another person's box (widened by `attended_margin` of its size) touches the object."""

@@ -1,0 +1,77 @@
+"""Littering verification: the litter model, run around a proposal, labels it or marks it for human review.
+
+Real litter photos (`../shared/datasets/litter` valid, 512×512) pasted into a grey 1280×720 frame at
+(300, 40); the proposal is the photo's first labelled box. The committed `litter` model finds the bottle
+of the first photo at 0.79; on a patch of plain grey it finds nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.rules.littering import LitteringConfig, LitteringRule, LitterObject
+from vision.scene import Scene, ZonesConfig
+
+BOTTLE_PHOTO = "20220531_111341-0-_jpg.rf.2e8a8de22363dde8af1d1cdd4e194f9c.jpg"
+
+
+@pytest.fixture(scope="module")
+def rule() -> LitteringRule:
+    from vision.detectors import load_detector
+
+    config = LitteringConfig()
+    return LitteringRule(
+        config, Scene(ZonesConfig()), load_detector(config.verify_model, conf=config.verify_conf)
+    )
+
+
+def _pasted(shared_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    data = shared_dir / "datasets" / "litter"
+    photo = cv2.imread(str(data / "images" / "valid" / name))
+    h, w = photo.shape[:2]
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    frame[40 : 40 + h, 300 : 300 + w] = photo
+    row = (data / "labels" / "valid" / f"{Path(name).stem}.txt").read_text().split()
+    cx, cy, bw, bh = (float(v) for v in row[1:5])
+    box = np.array(
+        [(cx - bw / 2) * w + 300, (cy - bh / 2) * h + 40, (cx + bw / 2) * w + 300, (cy + bh / 2) * h + 40]
+    )
+    return frame, box
+
+
+def _object(box: np.ndarray) -> LitterObject:
+    return LitterObject(1, box.astype(np.float64), datetime(2026, 3, 2, tzinfo=UTC), 0, 7, None, None)
+
+
+def test_a_bottle_is_labelled_by_the_litter_model(rule: LitteringRule, shared_dir: Path) -> None:
+    frame, box = _pasted(shared_dir, BOTTLE_PHOTO)
+    obj = _object(box)
+    rule._verify(obj, frame, box)
+    assert obj.verified_by_model and obj.label == "bottle"
+    assert 0.5 < obj.label_confidence <= 1.0
+    assert rule._flags(obj) == {
+        "verification.ran": 1.0,
+        "verification.litter_found": 1.0,
+        "verification.litter_confidence": round(obj.label_confidence, 3),
+        "review.required": 0.0,
+    }
+
+
+def test_a_proposal_with_nothing_litter_like_is_flagged_for_review(rule: LitteringRule) -> None:
+    frame = np.full((720, 1280, 3), 128, np.uint8)
+    box = np.array([600.0, 400.0, 640.0, 430.0])
+    obj = _object(box)
+    rule._verify(obj, frame, box)
+    assert not obj.verified_by_model and obj.label is None and obj.verify_runs == 1
+    assert rule._flags(obj)["review.required"] == 1.0
+    assert rule._flags(obj)["verification.litter_found"] == 0.0
+
+
+def test_without_a_verifier_nothing_is_claimed() -> None:
+    rule = LitteringRule(LitteringConfig(verify_model=None), Scene(ZonesConfig()))
+    assert rule._flags(_object(np.array([0.0, 0.0, 10.0, 10.0]))) == {"verification.ran": 0.0}

@@ -185,3 +185,21 @@ def test_review_all_forces_review(tmp_path, db_url, snapshot_bytes):
         )
     assert response.status_code == 201 and response.json()["status"] == "pending_review"
     app.state.engine.dispose()
+
+
+def test_record_flagged_review_required_is_never_auto_issued(client, actors, session, snapshot_bytes):
+    """A littering proposal the litter model did not verify carries thresholds['review.required'] = 1."""
+    from tests.api.conftest import make_record, post
+
+    client.put(
+        "/api/v1/admin/policy/littering", headers=actors.admin, json={"enabled": True, "threshold": 0.5}
+    )
+    files = {"snapshot.jpg": snapshot_bytes}
+    statuses = []
+    for flag in (1.0, 0.0):
+        record = make_record(files=files, confidence=0.99)
+        record["thresholds"]["review.required"] = flag
+        response = post(client, actors.camera, record, files)
+        assert response.status_code == 201, response.text
+        statuses.append(session.get(Fine, response.json()["fine_id"]).status)
+    assert statuses == ["pending_review", "auto_issued"]

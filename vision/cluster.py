@@ -365,8 +365,8 @@ def _loopback_only() -> None:
     """Make a 'local' cluster's node IP 127.0.0.1, so Ray's servers bind loopback.
 
     `ray.init(_node_ip_address="127.0.0.1")` is not enough: Ray 2.60 rewrites a loopback node IP to the
-    machine's routable IP (`services.resolve_ip_for_localhost`) unless multi-node clusters are disabled,
-    and it binds GCS, raylet, workers and agents to the node IP (all interfaces for some). The switch
+    machine's routable IP (`services.resolve_ip_for_localhost`) unless multi-node clusters are disabled;
+    with a routable node IP it listens on all interfaces, with a loopback one on loopback. The switch
     that disables them is `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` (read at `import ray`; the children Ray
     spawns read it from this environment). Measured with `ss -ltnp`: every Ray socket then listens on
     127.0.0.1 (tests/cluster/test_binding.py)."""

@@ -361,7 +361,7 @@ def _node_id() -> str:
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
-def _loopback_only() -> None:
+def loopback_only() -> None:
     """Make a 'local' cluster's node IP 127.0.0.1, so Ray's servers bind loopback.
 
     `ray.init(_node_ip_address="127.0.0.1")` is not enough: Ray 2.60 rewrites a loopback node IP to the
@@ -391,7 +391,7 @@ def connect(settings: ClusterSettings) -> dict[str, Any]:
     # environment (docs/scaling.md). Setting it here, after the import, breaks the handshake.
     common: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False, "logging_level": "WARNING"}
     if settings.address == "local":
-        _loopback_only()
+        loopback_only()
         ray.init(
             num_cpus=settings.num_cpus,
             include_dashboard=False,

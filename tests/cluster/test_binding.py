@@ -3,7 +3,7 @@ token authentication on.
 
 Ray 2.60 rewrites `_node_ip_address="127.0.0.1"` to the machine's routable IP and then listens on all
 interfaces (GCS, raylet, workers: `*:port`; dashboard agent: `0.0.0.0`); `vision.cluster.connect` turns
-that off (see `_loopback_only`). This test starts a local cluster in a child process, as the CLI does,
+that off (see `loopback_only`). This test starts a local cluster in a child process, as the CLI does,
 and lists the TCP sockets its Ray processes listen on."""
 
 from __future__ import annotations

@@ -66,11 +66,11 @@ def two_nodes(tmp_path_factory) -> Iterator[TwoNodes]:
     import ray
     from ray.cluster_utils import Cluster
 
-    from vision.cluster import NAMESPACE, _loopback_only
+    from vision.cluster import NAMESPACE, loopback_only
 
     if ray.is_initialized():
         ray.shutdown()
-    _loopback_only()  # every node on 127.0.0.1, as `--address local`
+    loopback_only()  # every node on 127.0.0.1, as `--address local`
     root = tmp_path_factory.mktemp("nl")
     head_outbox = root / "head-outbox"
     cluster = Cluster(

@@ -349,7 +349,11 @@ class EvidenceRecorder:
                 regions=regions_total,
                 offender_kept_visible=True,
                 notes=(
-                    f"heads (upper {ev.head_fraction:.0%} of person boxes) of bystanders"
+                    (
+                        "whole bodies (person boxes) of bystanders"
+                        if ev.head_fraction >= 1
+                        else f"heads (upper {ev.head_fraction:.0%} of person boxes) of bystanders"
+                    )
                     + (
                         " and every moving region outside the offender's box (against the clip's median "
                         "background)"

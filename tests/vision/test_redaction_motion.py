@@ -221,7 +221,11 @@ def test_keep_unredacted_without_a_key_fails_before_recording(tmp_path: Path, mo
 @pytest.mark.parametrize(
     ("evidence", "note"),
     [
-        ({"redact_motion": False}, "heads (upper 30% of person boxes) of bystanders blurred"),
+        ({"redact_motion": False}, "whole bodies (person boxes) of bystanders blurred"),
+        (
+            {"redact_motion": False, "head_fraction": 0.3},
+            "heads (upper 30% of person boxes) of bystanders blurred",
+        ),
         ({"redact_bystanders": False}, "redaction disabled in camera config"),
     ],
 )

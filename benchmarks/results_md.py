@@ -172,7 +172,13 @@ def bench_section() -> list[str]:
             f"- detector alone: preprocess {det['preprocess']['mean_ms']:.1f} ms, inference "
             f"{det['inference']['mean_ms']:.1f} ms, postprocess {det['postprocess']['mean_ms']:.1f} ms",
             "- pipeline stages per frame (ms, mean): "
-            + ", ".join(f"{k} {v['mean_ms']:.1f}" for k, v in stages.items()),
+            + ", ".join(f"{k} {v['mean_ms']:.1f}" for k, v in stages.items())
+            + (
+                f"; beside the frame loop, evidence thread (redaction, clip encoding, signing, sinks) "
+                f"{p['evidence_thread_ms_per_frame']:.1f}"
+                if p.get("evidence_thread_ms_per_frame")
+                else ""
+            ),
             f"- overhead (everything but inference, same run): {s['overhead_ms']:.1f} ms = "
             f"**{100 * s['overhead_share_of_inference']:.0f} %** of inference",
             f"- cameras sustained at {s['target_fps']:g} analysed frames/s: **{s['cameras_sustained']}** ("

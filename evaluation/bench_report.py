@@ -39,7 +39,9 @@ def bench_markdown(r: BenchResult) -> str:
         f"- in that run: inference {s['inference_ms']:.1f} ms per frame; everything else "
         f"{s['overhead_ms']:.1f} ms "
         f"(**{100 * s['overhead_share_of_inference']:.0f} %** of inference; letterbox, decode+NMS, video "
-        "decode, tracking, rules, confirmation, evidence)",
+        "decode, tracking, rules, confirmation, evidence hand-off)",
+        f"- beside the frame loop, on the camera's evidence thread (redaction, snapshot, H.264 clip, hashes, "
+        f"signature, sinks): {s.get('evidence_thread_ms_per_frame', 0.0):.1f} ms per analysed frame",
         f"- cameras sustained at {s['target_fps']:g} analysed frames/s each: **{s['cameras_sustained']}**",
     ]
     b = r.baseline

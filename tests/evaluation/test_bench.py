@@ -45,8 +45,10 @@ def test_run_pipeline_times_every_stage_and_finds_the_jaywalkers(synthetic_confi
     assert run.frames == 70
     assert [s.name for s in run.stages] == [
         "decode",
+        "motion",
         "detect",
         "track",
+        "crops",
         "rules",
         "confirm",
         "evidence",

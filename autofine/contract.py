@@ -88,7 +88,9 @@ class ViolationRecord(_Strict):
     location: Location = Field(default_factory=Location)
     redaction: Redaction
     evidence: list[EvidenceFile] = Field(default_factory=list)
-    signature: str | None = Field(default=None, description="Base64 Ed25519 signature over the canonical record.")
+    signature: str | None = Field(
+        default=None, description="Base64 Ed25519 signature over the canonical record."
+    )
     signing_key_id: str | None = None
 
     @property

@@ -7,7 +7,6 @@ line per frame) and `run.json` (which model ran, why, on which providers, and ho
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from autofine.cli._logs import show_autofine_logs
 from autofine.errors import UserError
 from vision.detections import Detections
 
@@ -56,7 +56,7 @@ def detect(
     from vision.detectors import load_detector
     from vision.detectors.draw import draw_detections
 
-    _show_progress_logs()
+    show_autofine_logs()
     console = Console(stderr=True)
     source = source.expanduser()
     if not source.exists():
@@ -197,14 +197,3 @@ class _VideoWriter:
 
     def release(self) -> None:
         self.writer.release()
-
-
-def _show_progress_logs() -> None:
-    """Print autofine's model/sample messages (which model, why, first-run downloads) as plain lines."""
-    logger = logging.getLogger("autofine")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False

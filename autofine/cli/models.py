@@ -45,11 +45,11 @@ def fetch(
     ),
 ) -> None:
     """Obtain a model into the cache (download, or copy a local file), verify it, print its path."""
-    from autofine.cli.detect import _show_progress_logs
+    from autofine.cli._logs import show_autofine_logs
     from models.registry import add_local_file, obtain
     from vision.detectors import load_detector
 
-    _show_progress_logs()
+    show_autofine_logs()
     obtained = add_local_file(model_id, from_file) if from_file else obtain(model_id)
     load_detector(model_id)  # proves it loads: metadata, classes, input shape
     typer.echo(f"{obtained.path} sha256 {obtained.sha256}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import signal
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from autofine.cli._logs import show_autofine_logs
 from autofine.errors import UserError
 
 
@@ -51,7 +51,7 @@ def run(
     from vision.sinks import DirectorySink
     from vision.sources import VideoFileSource, open_source
 
-    _show_logs()
+    show_autofine_logs()
     console = Console(stderr=True)
     config = load_camera_config(camera)
     updates: dict[str, object] = {}
@@ -191,12 +191,3 @@ def _delivery_sinks(delivery, camera_id: str) -> list:  # noqa: ANN001
     from vision.outbox import sink_for_delivery
 
     return [sink_for_delivery(delivery, camera_id=camera_id)]
-
-
-def _show_logs() -> None:
-    logger = logging.getLogger("autofine")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)

@@ -12,10 +12,10 @@ app = typer.Typer(help="Real sample videos (fetched into the cache dir).", no_ar
 @app.command("fetch")
 def fetch(name: str = typer.Argument("vtest.avi", help="Sample name (see 'autofine samples list').")) -> None:
     """Fetch a sample (Debian's opencv-doc, else OpenCV's GitHub), verify it decodes, print its path."""
-    from autofine.cli.detect import _show_progress_logs
+    from autofine.cli._logs import show_autofine_logs
     from vision.samples import fetch_sample
 
-    _show_progress_logs()
+    show_autofine_logs()
     typer.echo(fetch_sample(name))
 
 

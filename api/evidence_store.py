@@ -15,6 +15,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autofine.hashing import sha256_file
+
 if TYPE_CHECKING:
     from api.settings import Settings
 
@@ -25,14 +27,6 @@ def check_key(key: str) -> str:
     if not _KEY.fullmatch(key):
         raise ValueError(f"invalid evidence key {key!r}")
     return key
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class EvidenceStore(ABC):
@@ -89,7 +83,7 @@ class LocalEvidenceStore(EvidenceStore):
 
     def open_verified(self, key: str, *, expected_sha256: str) -> Path:
         path = self.path_for(key)
-        if _sha256_file(path) != expected_sha256:
+        if sha256_file(path) != expected_sha256:
             raise ValueError(f"stored evidence {key} no longer matches its sha256")
         return path
 
@@ -149,7 +143,7 @@ class S3EvidenceStore(EvidenceStore):
 
     def open_verified(self, key: str, *, expected_sha256: str) -> Path:
         path = self.cache_dir / key
-        if path.is_file() and _sha256_file(path) == expected_sha256:
+        if path.is_file() and sha256_file(path) == expected_sha256:
             return path
         try:
             data = self.read(key)

@@ -16,7 +16,6 @@ that differs from the official one the version gets a `+local` suffix so audit r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from autofine.contract import ModelInfo
 from autofine.errors import UserError
+from autofine.hashing import sha256_file
 
 log = logging.getLogger("autofine.models")
 
@@ -153,14 +153,6 @@ def cached_path(entry: ModelEntry) -> Path:
     return cache_dir() / "models" / entry.id / entry.file_name
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".source.json")
 
@@ -184,7 +176,7 @@ def cached(entry: ModelEntry) -> ObtainedModel | None:
     path = cached_path(entry)
     if not path.is_file():
         return None
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     accepted = _accepted_hashes(entry, path)
     if accepted and digest not in accepted:
         log.warning(
@@ -228,7 +220,7 @@ def obtain(
         _fetch_url(entry, target, timeout=timeout)
     else:  # ultralytics-export
         _fetch_ultralytics(entry, target)
-    digest = sha256_of(target)
+    digest = sha256_file(target)
     return ObtainedModel(entry, target, digest, f"{entry.id} fetched into the cache ({target})")
 
 
@@ -260,7 +252,7 @@ def resolve(model: str | Path = DEFAULT_ID, *, path: str | Path | None = None) -
     if candidate.suffix.lower() == ".onnx" or candidate.exists():
         if not candidate.is_file():
             raise UserError(f"model file {candidate} does not exist; check the path")
-        digest = sha256_of(candidate)
+        digest = sha256_file(candidate)
         entry = next((e for e in entries().values() if e.sha256 == digest), None)
         what = f"registered as {entry.id}" if entry else "not in the registry"
         return ObtainedModel(entry, candidate, digest, f"{candidate} given by path ({what})")
@@ -294,7 +286,7 @@ def _with_reason(obtained: ObtainedModel, reason: str) -> ObtainedModel:
 def _local(entry: ModelEntry, path: Path) -> ObtainedModel:
     if not path.is_file():
         raise UserError(f"model file {path} for {entry.id!r} does not exist; check the path")
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     if entry.sha256 and digest != entry.sha256:
         note = f"local file, sha256 {digest[:12]}… differs from the official {entry.sha256[:12]}…"
     else:
@@ -305,7 +297,7 @@ def _local(entry: ModelEntry, path: Path) -> ObtainedModel:
 def _check(path: Path, expected: str | None, what: str, fix: str) -> None:
     if expected is None:
         return
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     if digest != expected:
         path.unlink(missing_ok=True)
         raise UserError(f"{what} has sha256 {digest[:16]}…, expected {expected[:16]}…; {fix}")
@@ -377,7 +369,7 @@ def _fetch_ultralytics(entry: ModelEntry, target: Path) -> None:
     )
     weights = target.parent / spec.weights if not Path(spec.weights).is_absolute() else Path(spec.weights)
     exported = export_onnx(weights, imgsz=spec.imgsz, out=target)
-    _sidecar(target).write_text(json.dumps({"source": str(weights), "sha256": sha256_of(exported)}))
+    _sidecar(target).write_text(json.dumps({"source": str(weights), "sha256": sha256_file(exported)}))
 
 
 def export_onnx(

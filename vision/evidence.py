@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from autofine.contract import (
     Redaction,
     ViolationRecord,
 )
+from autofine.hashing import sha256_file
 from vision.confirm import Incident
 from vision.detections import Detections
 from vision.frame import Frame
@@ -88,14 +88,6 @@ def litter_object_from(details: Mapping[str, Any]) -> LitterObject | None:
     """The littering rule's `details["litter_object"]` (box, appearance time, label) as the contract type."""
     raw = details.get("litter_object")
     return LitterObject.model_validate(raw) if raw else None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def draw_zones(image: np.ndarray, scene: Scene, alpha: float = 0.25) -> np.ndarray:

@@ -67,12 +67,13 @@ def export(
     ),
 ) -> None:
     """Export an ultralytics model to ONNX with metadata (needs the train extra; downloads need internet)."""
-    from models.registry import export_onnx, sha256_of
+    from autofine.hashing import sha256_file
+    from models.registry import export_onnx
     from vision.detectors import load_detector
 
     path = export_onnx(source, imgsz=imgsz, out=out, dynamic=dynamic)
     detector = load_detector(path)
-    typer.echo(f"{path} sha256 {sha256_of(path)} classes {len(detector.names)} input {detector.input_size}")
+    typer.echo(f"{path} sha256 {sha256_file(path)} classes {len(detector.names)} input {detector.input_size}")
 
 
 @app.command("train")

@@ -8,7 +8,6 @@ the model card).
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -89,11 +88,3 @@ def store_weights_as_fp16(source: Path, target: Path, extra_metadata: dict[str, 
         model.metadata_props.add(key=key, value=str(value))
     onnx.checker.check_model(model)
     onnx.save(model, str(target))
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

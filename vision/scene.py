@@ -225,6 +225,11 @@ class DetectorRuntimeConfig(_Strict):
     threads: int | None = Field(
         default=None, ge=1, le=256, description="onnxruntime intra-op threads; None = onnxruntime's choice."
     )
+    rect: bool = Field(
+        default=True,
+        description="Pad frames only to the next stride multiple, not to a square, when the model accepts "
+        "any input size (a dynamic export): a 4:3 frame runs at 640×480 instead of 640×640.",
+    )
     decode_ahead: int = Field(
         default=2,
         ge=0,

@@ -126,9 +126,9 @@ def demo(
     console.rule("[bold]autofine demo")
     console.print(f"sample video and model for camera [bold]{config.camera_id}[/] ({config.source})…")
     source = open_source(config)  # fetches sample:vtest.avi on first use
-    from vision.detectors import load_detector
+    from vision.detectors import load_camera_detector
 
-    detector = load_detector(config.model, path=config.model_path, threads=threads)
+    detector = load_camera_detector(config, threads=threads)
     from rich.markup import escape
 
     console.print(f"model: {escape(detector.origin)}")

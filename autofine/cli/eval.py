@@ -154,7 +154,7 @@ def events(
     from vision.detectors import load_detector
     from vision.scene import load_camera_config
 
-    loaded: dict[tuple[str, str], object] = {}
+    loaded: dict[tuple[str, str, bool], object] = {}
 
     def detector_for(clip):
         if clip.annotation.detector:
@@ -167,9 +167,10 @@ def events(
         name = model or (
             str(camera.model_path) if camera and camera.model_path else camera.model if camera else "default"
         )
-        key = (name, str(model_path))
+        rect = camera.detector.rect if camera else True
+        key = (name, str(model_path), rect)
         if key not in loaded:
-            loaded[key] = load_detector(name, path=model_path)
+            loaded[key] = load_detector(name, path=model_path, rect=rect)
         return loaded[key]
 
     paths = [*clips, *(extra or [])]

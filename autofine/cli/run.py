@@ -45,7 +45,7 @@ def run(
     ),
 ) -> None:
     """Detect, track, apply the camera's rules and write confirmed violations with evidence."""
-    from vision.detectors import load_detector
+    from vision.detectors import load_camera_detector
     from vision.pipeline import CameraPipeline
     from vision.scene import load_camera_config
     from vision.sinks import DirectorySink
@@ -68,12 +68,7 @@ def run(
 
         check_delivery(delivery)  # a missing token fails before a model is fetched
     source = open_source(config)  # a bad source fails before a model is fetched
-    detector = load_detector(
-        config.model,
-        path=config.model_path,
-        threads=threads or config.detector.threads,
-        providers=config.detector.providers or None,
-    )
+    detector = load_camera_detector(config, threads=threads)
     out_dir = out or Path("runs") / config.camera_id
     directory = DirectorySink(out_dir)
     sinks: list = [directory, *_delivery_sinks(delivery, config.camera_id)]

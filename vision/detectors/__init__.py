@@ -10,15 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autofine.errors import UserError
 from vision.detectors.base import Detector
 from vision.detectors.onnx import OnnxDetector
 from vision.detectors.runtime import OnnxRunner
 
+if TYPE_CHECKING:
+    from vision.scene import CameraConfig
+
 log = logging.getLogger("autofine.detectors")
 
-__all__ = ["Detector", "OnnxDetector", "load_detector", "detect_family"]
+__all__ = ["Detector", "OnnxDetector", "load_detector", "load_camera_detector", "detect_family"]
 
 _KEEP_REGISTRY_MAP = object()
 
@@ -49,12 +53,14 @@ def load_detector(
     conf: float = 0.25,
     iou: float = 0.45,
     class_map: Mapping[str, str | None] | None = _KEEP_REGISTRY_MAP,  # type: ignore[assignment]
+    rect: bool = True,
 ) -> OnnxDetector:
     """Build a ready detector.
 
     `model`: a registry id (`yolox-nano`, `fall-yolov8s`, `yolo11n`, `default`) or a path to an `.onnx` file.
     `path`: a local file for a registry id (accepted with its own sha256). `class_map`: raw class → pipeline
-    class (None drops it); by default the registry's map, `{}` or None keeps the raw classes.
+    class (None drops it); by default the registry's map, `{}` or None keeps the raw classes. `rect`: pad a
+    frame only to the next stride multiple when the model accepts any input size (ultralytics `dynamic=True`).
     """
     from models.registry import resolve
     from vision.detectors.yolo import YoloDetector
@@ -68,10 +74,21 @@ def load_detector(
         class_map = entry.class_map if entry is not None else None
     common = {"model_info": obtained.info, "class_map": class_map, "conf": conf, "iou": iou}
     if family == "yolo":
-        detector: OnnxDetector = YoloDetector(runner, **common)
+        detector: OnnxDetector = YoloDetector(runner, rect=rect, **common)
     else:
         raw_names = dict(enumerate(entry.class_names)) if entry is not None else None
         detector = YoloxDetector(runner, raw_names=raw_names, **common)
     detector.origin = obtained.reason
     log.info("model: %s; providers %s", obtained.reason, ", ".join(runner.providers))
     return detector
+
+
+def load_camera_detector(config: CameraConfig, *, threads: int | None = None) -> OnnxDetector:
+    """A camera's person detector as its config says: model, model_path, providers, threads, rect."""
+    return load_detector(
+        config.model,
+        path=config.model_path,
+        providers=config.detector.providers or None,
+        threads=threads or config.detector.threads,
+        rect=config.detector.rect,
+    )

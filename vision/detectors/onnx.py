@@ -93,9 +93,17 @@ class OnnxDetector(Detector):
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
         if len(images) == 0:
             return []
-        tensors, boxes = zip(*(self._preprocess(_check_image(im)) for im in images), strict=True)
-        outputs = self.runner.run(np.stack(tensors))
-        return [self._to_detections(self._decode(outputs, i), boxes[i]) for i in range(len(images))]
+        prepared = [self._preprocess(_check_image(im)) for im in images]
+        results: list[Detections | None] = [None] * len(images)
+        # one run per input shape: frames of one size share a run (a rect model's input follows the frame)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, (tensor, _) in enumerate(prepared):
+            by_shape.setdefault(tensor.shape, []).append(i)
+        for indices in by_shape.values():
+            outputs = self.runner.run(np.stack([prepared[i][0] for i in indices]))
+            for j, i in enumerate(indices):
+                results[i] = self._to_detections(self._decode(outputs, j), prepared[i][1])
+        return results  # type: ignore[return-value]
 
     @abstractmethod
     def _preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:

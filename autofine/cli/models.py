@@ -91,7 +91,12 @@ def train(
     hours: float | None = typer.Option(
         None, "--hours", min=0.01, help="Stop after this many hours (ultralytics)."
     ),
-    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run from its last.pt."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue from the run's last.pt: an interrupted run resumes; a finished one trains --epochs "
+        "(or --hours) more from its weights.",
+    ),
     runs_dir: Path | None = typer.Option(
         None, "--runs-dir", help="Where runs go [default: $AUTOFINE_RUNS_DIR or ~/autofine-runs]."
     ),

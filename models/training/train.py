@@ -104,12 +104,15 @@ def train(
     runs_dir = (runs_dir or default_runs_dir()).resolve()
     run_dir = runs_dir / kind
     last = run_dir / "weights" / "last.pt"
-    if resume:
-        if not last.exists():
-            raise UserError(f"nothing to resume: {last} does not exist; start without --resume")
+    if resume and not last.exists():
+        raise UserError(f"nothing to resume: {last} does not exist; start without --resume")
+    if resume and _resumable(last):
         YOLO(str(last)).train(resume=True)
     else:
         data = data.resolve()
+        if resume:  # a run that finished (epochs or --hours) keeps weights only: go on from them
+            print(f"{last} is a finished run (no optimizer state): training {epochs} more epochs from it")
+            base_weights = str(last)
         weights = base_weights or str(bootstrap_checkpoint(kind, data, imgsz, runs_dir, bootstrap_onnx))
         extra = {"time": hours} if hours else {}
         YOLO(weights).train(
@@ -133,6 +136,14 @@ def train(
     if not best.exists():
         raise UserError(f"training finished without {best}; see the log above")
     return TrainResult(kind=kind, run_dir=run_dir, best=best)
+
+
+def _resumable(checkpoint: Path) -> bool:
+    """True for an interrupted ultralytics run; a finished one has its optimizer state stripped."""
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return state.get("optimizer") is not None and state.get("epoch", -1) >= 0
 
 
 def export_trained(result: TrainResult, imgsz: int, models_dir: Path | None = None) -> tuple[Path, str]:

@@ -150,13 +150,15 @@ def check_ap_budget(fp32_ap50: float, int8_ap50: float, budget: float, *, what: 
         )
 
 
-def person_ap50(model: str, path: Path, dataset_yaml: Path, *, split: str = "train") -> float:
+def person_ap50(
+    model: str, path: Path | None, dataset_yaml: Path, *, split: str = "train", rect: bool = True
+) -> float:
     """Person AP50 of an ONNX model on a YOLO dataset (coco128), with the project's evaluation code."""
     from datasets.formats import load_yolo
     from evaluation.detect_eval import AP_CONF, run_detect_eval
     from vision.detectors import load_detector
 
-    detector = load_detector(model, path=path, conf=AP_CONF)
+    detector = load_detector(model, path=path, conf=AP_CONF, rect=rect)
     result = run_detect_eval(load_yolo(dataset_yaml, split), detector, model=model, classes=["person"])
     return float(result.report.overall.ap50)
 

@@ -37,15 +37,13 @@ def _cpu_model() -> str:
 READING = (
     """Reading these numbers:
 
-- The evidence stage has a p50 near 0 ms and a large mean: nothing happens on most frames, and when an
-  incident completes its snapshot and H.264 clip are rendered and encoded inside the frame loop. That one
-  stall per incident is most of the non-inference time; building evidence in a worker thread would take it
-  out of the camera's latency.
-- On this shared 2-core machine one onnxruntime thread gave lower inference latency and about half the CPU
-  per frame of two threads while other jobs were running (the thread lines above); on a dedicated machine
-  two threads are usually faster.
-- The models' ONNX files have a fixed batch of 1, so batching several cameras' frames gains nothing until a
-  model is re-exported with a dynamic batch.
+- Evidence (redaction, snapshot, H.264 clip, hashes, signature, sinks) is built on each camera's evidence
+  thread, beside the frame loop: its CPU per analysed frame is listed separately and competes with inference
+  for the cores, so end-to-end frames/s includes it; ultralytics `track` builds no evidence.
+- `bench_fall-yolov8s-int8` compares the bundled INT8 default with ultralytics on the shipped float ONNX
+  (`--baseline-model-path`): what a user would otherwise run.
+- Batching several cameras' frames gains nothing on this CPU (compute-bound); it is there for GPUs.
+- docs/fast-path.md has the targets of the fast-path issue against these numbers.
 """.splitlines()
     + [""]
 )
@@ -62,6 +60,12 @@ DETECT_COMMANDS = {
     "detect_yolox-nano_litter_bottle_cup.json": "autofine eval detect --data "
     "../shared/datasets/litter/data.yaml "
     "--model ../shared/models/yolox_nano.onnx --classes bottle,cup --out benchmarks/results",
+    "detect_fall-yolov8s-int8_coco128_person.json": "autofine eval detect --data "
+    "../shared/datasets/coco128/data.yaml --model fall-yolov8s-int8 --classes person "
+    "--out benchmarks/results",
+    "detect_fall-yolov8s-int8_coco128_Normal-person-Fall_person.json": "autofine eval detect --data "
+    "../shared/datasets/coco128/data.yaml --model fall-yolov8s-int8 --class-map 'Normal=person,Fall=' "
+    "--classes person --out benchmarks/results",
     "detect_fall-yolov8s_coco128_Normal-person-Fall_person.json": "autofine eval detect --data "
     "../shared/datasets/coco128/data.yaml --model fall-yolov8s --class-map 'Normal=person,Fall=' "
     "--classes person "
@@ -112,6 +116,12 @@ def detection_section() -> list[str]:
     return lines
 
 
+EVENTS_MODEL_ARGS = {
+    "events_yolox-nano": " --model yolox-nano --model-path ../shared/models/yolox_nano.onnx",
+    "events_fall-yolov8s": " --model fall-yolov8s",
+}
+
+
 def events_section() -> list[str]:
     lines = ["## Event accuracy (annotated clips)", ""]
     for path in sorted(RESULTS.glob("events_*/events.json")):
@@ -136,11 +146,7 @@ def events_section() -> list[str]:
                 f"- {Path(c['annotation']).name}: {c['events']} events, {c['incidents']} incidents, "
                 f"{c['frames_analysed']} frames analysed; FP: {fps or 'none'}; FN: {fns or 'none'}"
             )
-        model_arg = (
-            ""
-            if folder == "events_default"
-            else (" --model yolox-nano --model-path ../shared/models/yolox_nano.onnx")
-        )
+        model_arg = EVENTS_MODEL_ARGS.get(folder, "")
         lines += [
             "",
             f"Command: `autofine eval events --clips datasets/events/vtest.yaml "
@@ -212,10 +218,13 @@ def bench_section() -> list[str]:
         *READING,
         "Commands:",
         "",
-        "- `autofine bench --camera cameras/vtest.yaml --model fall-yolov8s --frames 40 --max-cameras 4 "
-        "--camera-frames 10 --out benchmarks/results`",
+        "- `autofine bench --camera cameras/vtest.yaml --model fall-yolov8s-int8 --baseline-model-path "
+        "~/.cache/autofine/models/fall-yolov8s/best_fp16.onnx --frames 60 --max-cameras 6 --camera-frames 15 "
+        "--out benchmarks/results`",
+        "- `autofine bench --camera cameras/vtest.yaml --model fall-yolov8s --frames 60 --max-cameras 4 "
+        "--camera-frames 15 --out benchmarks/results`",
         "- `autofine bench --model yolox-nano --model-path ../shared/models/yolox_nano.onnx --frames 60 "
-        "--max-cameras 6 --camera-frames 15 --no-baseline --out benchmarks/results`",
+        "--max-cameras 8 --camera-frames 15 --no-baseline --out benchmarks/results`",
         "",
     ]
     return lines

@@ -290,8 +290,10 @@ class EvidenceRecorder:
             files[snap_path.name] = snap_path
 
         clip_path = self.work_dir / f"{stem}_clip.mp4"
+        step = max(1, round(self.fps / ev.clip_fps)) if ev.clip_fps else 1
+        clip_frames = frames[::step]
         clip_images = []
-        for b in frames:
+        for b in clip_frames:
             image, n = self._render(
                 b,
                 incident,
@@ -303,12 +305,12 @@ class EvidenceRecorder:
             regions_total += n
             clip_images.append(image)
         if clip_images:
-            encode_h264(clip_images, clip_path, self.fps, ev.clip_crf)
+            encode_h264(clip_images, clip_path, self.fps / step, ev.clip_crf)
             files[clip_path.name] = clip_path
             if self.originals is not None:
                 self.originals.purge_expired()
                 original = self.work_dir / f"{stem}_unredacted.mp4"
-                encode_h264([b.frame.image for b in frames], original, self.fps, ev.clip_crf)
+                encode_h264([b.frame.image for b in clip_frames], original, self.fps / step, ev.clip_crf)
                 self.originals.store(original)
 
         evidence = [

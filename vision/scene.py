@@ -253,6 +253,14 @@ class EvidenceConfig(_Strict):
     pre_roll_s: float = Field(default=2.0, ge=0, le=30, description="Clip seconds before the onset.")
     post_roll_s: float = Field(default=2.0, ge=0, le=30, description="Clip seconds after confirmation.")
     max_clip_s: float = Field(default=12.0, gt=0, le=120, description="Longest clip stored.")
+    clip_fps: float | None = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Highest frame rate of the stored clip: when more frames are analysed, every n-th goes "
+        "into the clip (a reviewer needs the action, not every frame; each clip frame is redacted and "
+        "encoded). None = every analysed frame.",
+    )
     jpeg_quality: int = Field(default=90, ge=30, le=100, description="Snapshot JPEG quality.")
     clip_crf: int = Field(
         default=26, ge=10, le=45, description="H.264 constant rate factor (lower = better)."

@@ -153,3 +153,36 @@ def test_frame_buffer_keeps_only_recent_seconds() -> None:
         buffer.add(frame, dets)
     assert len(buffer) == 6  # 1 s at 5 fps, both ends included
     assert buffer.latest == T0 + timedelta(seconds=19 / 5)
+
+
+def test_a_clip_analysed_at_10_fps_is_stored_at_clip_fps_with_the_same_duration(tmp_path: Path) -> None:
+    config = CameraConfig(camera_id="cam", zones={"road": [[(0, 150), (320, 150), (320, 240), (0, 240)]]})
+    recorder = EvidenceRecorder(config, Scene(config.zones), FAKE_MODEL, tmp_path, fps=10.0)
+    frames = _frames(46, fps=10.0)
+    votes = tuple(
+        Vote(f.index, f.timestamp, tuple(float(v) for v in d.xyxy[0]), 0.9, 1.0) for f, d in frames[20:24]
+    )
+    incident = Incident(
+        incident_id="b" * 24,
+        camera_id="cam",
+        violation_type="jaywalking",
+        track_id=1,
+        onset=votes[0].timestamp,
+        confirmed_at=votes[-1].timestamp,
+        confirmed_frame_index=23,
+        votes=votes,
+        zones=("road",),
+        confidence=0.9,
+    )
+    for frame, dets in frames:
+        recorder.add_frame(frame, dets)
+        if frame.index == 23:
+            recorder.add_incident(incident)
+    ((record, files),) = recorder.flush()
+    analysed = len(record.boxes)  # every analysed frame of the clip's span keeps its box in the record
+    with av.open(str(files["b" * 24 + "_clip.mp4"])) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate)
+        decoded = sum(1 for _ in container.decode(stream))
+    assert config.evidence.clip_fps == 5.0 and rate == 5.0
+    assert analysed >= 30 and decoded == -(-analysed // 2)  # every second analysed frame

@@ -81,25 +81,28 @@ def _frames(n: int, fps: float = 5.0) -> list[tuple[Frame, Detections]]:
     return out
 
 
-def test_recorder_builds_snapshot_clip_and_record(tmp_path: Path) -> None:
-    config = CameraConfig(camera_id="cam", zones={"road": [[(0, 150), (320, 150), (320, 240), (0, 240)]]})
-    recorder = EvidenceRecorder(config, Scene(config.zones), FAKE_MODEL, tmp_path, fps=5.0)
-    frames = _frames(40)
-    votes = tuple(
-        Vote(f.index, f.timestamp, tuple(float(v) for v in d.xyxy[0]), 0.9, 1.0) for f, d in frames[20:24]
-    )
-    incident = Incident(
-        incident_id="a" * 24,
+def _incident(incident_id: str, voted: list[tuple[Frame, Detections]]) -> Incident:
+    """A jaywalking incident of track 1 confirmed by four votes on `voted` (the offender's box)."""
+    votes = tuple(Vote(f.index, f.timestamp, tuple(float(v) for v in d.xyxy[0]), 0.9, 1.0) for f, d in voted)
+    return Incident(
+        incident_id=incident_id,
         camera_id="cam",
         violation_type="jaywalking",
         track_id=1,
         onset=votes[0].timestamp,
         confirmed_at=votes[-1].timestamp,
-        confirmed_frame_index=23,
+        confirmed_frame_index=votes[-1].frame_index,
         votes=votes,
         zones=("road",),
         confidence=0.9,
     )
+
+
+def test_recorder_builds_snapshot_clip_and_record(tmp_path: Path) -> None:
+    config = CameraConfig(camera_id="cam", zones={"road": [[(0, 150), (320, 150), (320, 240), (0, 240)]]})
+    recorder = EvidenceRecorder(config, Scene(config.zones), FAKE_MODEL, tmp_path, fps=5.0)
+    frames = _frames(40)
+    incident = _incident("a" * 24, frames[20:24])
     built = []
     for i, (frame, dets) in enumerate(frames):
         recorder.add_frame(frame, dets)
@@ -159,21 +162,7 @@ def test_a_clip_analysed_at_10_fps_is_stored_at_clip_fps_with_the_same_duration(
     config = CameraConfig(camera_id="cam", zones={"road": [[(0, 150), (320, 150), (320, 240), (0, 240)]]})
     recorder = EvidenceRecorder(config, Scene(config.zones), FAKE_MODEL, tmp_path, fps=10.0)
     frames = _frames(46, fps=10.0)
-    votes = tuple(
-        Vote(f.index, f.timestamp, tuple(float(v) for v in d.xyxy[0]), 0.9, 1.0) for f, d in frames[20:24]
-    )
-    incident = Incident(
-        incident_id="b" * 24,
-        camera_id="cam",
-        violation_type="jaywalking",
-        track_id=1,
-        onset=votes[0].timestamp,
-        confirmed_at=votes[-1].timestamp,
-        confirmed_frame_index=23,
-        votes=votes,
-        zones=("road",),
-        confidence=0.9,
-    )
+    incident = _incident("b" * 24, frames[20:24])
     for frame, dets in frames:
         recorder.add_frame(frame, dets)
         if frame.index == 23:

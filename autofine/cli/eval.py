@@ -136,6 +136,14 @@ def events(
     model_path: Annotated[
         Path | None, typer.Option("--model-path", help="Local ONNX for a registry id.")
     ] = None,
+    class_map: Annotated[
+        str | None,
+        typer.Option(
+            "--class-map",
+            help="Raw model class → pipeline class for real clips, e.g. 'Normal=person,Fall=' ('Fall=' drops "
+            "Fall); replaces the registry's map.",
+        ),
+    ] = None,
     time_slack: Annotated[
         float, typer.Option(min=0.0, help="Seconds each span is widened when matching.")
     ] = 1.0,
@@ -155,6 +163,7 @@ def events(
     from vision.scene import load_camera_config
 
     loaded: dict[tuple[str, str, bool], object] = {}
+    mapping = _drop_map(class_map) if class_map else None
 
     def detector_for(clip):
         if clip.annotation.detector:
@@ -170,7 +179,9 @@ def events(
         rect = camera.detector.rect if camera else True
         key = (name, str(model_path), rect)
         if key not in loaded:
-            loaded[key] = load_detector(name, path=model_path, rect=rect)
+            loaded[key] = load_detector(
+                name, path=model_path, rect=rect, **({"class_map": mapping} if class_map else {})
+            )
         return loaded[key]
 
     paths = [*clips, *(extra or [])]
@@ -178,7 +189,7 @@ def events(
         paths,
         detector_for,
         out,
-        model=model or "camera default",
+        model=(model or "camera default") + (f", class map {class_map}" if class_map else ""),
         match=MatchConfig(time_slack_s=time_slack, min_box_iou=min_box_iou),
         reuse=reuse,
     )

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse
 
 from api import cases
-from api.models import CaseDetail, CaseStatus, Evidence, FinesPublic, Notice
+from api.dependencies import AllFinesFilter
+from api.models import CaseDetail, Evidence, FinesPublic, Notice
 from api.security import CurrentReviewer, RowId, SessionDep
-from autofine.contract import ViolationType
 
 router = APIRouter(prefix="/api/v1", tags=["fines"])
 
@@ -20,28 +17,7 @@ _INLINE_TYPES = {"image/jpeg", "image/png", "image/webp", "video/mp4", "video/we
 
 
 @router.get("/fines", response_model=FinesPublic)
-def list_fines(
-    session: SessionDep,
-    _: CurrentReviewer,
-    status: Annotated[list[CaseStatus] | None, Query(description="Default: every status")] = None,
-    violation_type: ViolationType | None = None,
-    camera_id: Annotated[str | None, Query(max_length=64)] = None,
-    onset_from: datetime | None = None,
-    onset_to: datetime | None = None,
-    sort: cases.SortKey = "-received",
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> FinesPublic:
-    query = cases.CaseFilter(
-        statuses=tuple(status) if status else tuple(CaseStatus),
-        violation_type=violation_type,
-        camera_id=camera_id,
-        onset_from=onset_from,
-        onset_to=onset_to,
-        sort=sort,
-        offset=offset,
-        limit=limit,
-    )
+def list_fines(session: SessionDep, _: CurrentReviewer, query: AllFinesFilter) -> FinesPublic:
     data, count = cases.list_cases(session, query)
     return FinesPublic(data=data, count=count)
 

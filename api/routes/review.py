@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import cases
-from api.models import CaseDetail, CaseStatus, DecisionCreate, DecisionPublic, FinePublic, FinesPublic
+from api.dependencies import QueueFilter
+from api.models import CaseDetail, DecisionCreate, DecisionPublic, FinePublic, FinesPublic
 from api.policy import OVERRIDE_REASONS, REJECT_REASONS
 from api.security import CurrentReviewer, RowId, SessionDep
-from autofine.contract import ViolationType
 
 router = APIRouter(prefix="/api/v1/review", tags=["review"])
 
@@ -43,32 +40,7 @@ def reason_codes(_: CurrentReviewer) -> ReasonCodes:
 
 
 @router.get("/cases", response_model=FinesPublic)
-def list_queue(
-    session: SessionDep,
-    _: CurrentReviewer,
-    status: Annotated[list[CaseStatus] | None, Query(description="Default: pending_review")] = None,
-    violation_type: ViolationType | None = None,
-    camera_id: Annotated[str | None, Query(max_length=64)] = None,
-    onset_from: datetime | None = None,
-    onset_to: datetime | None = None,
-    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
-    max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
-    sort: cases.SortKey = "onset",
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> FinesPublic:
-    query = cases.CaseFilter(
-        statuses=tuple(status) if status else (CaseStatus.pending_review,),
-        violation_type=violation_type,
-        camera_id=camera_id,
-        onset_from=onset_from,
-        onset_to=onset_to,
-        min_confidence=min_confidence,
-        max_confidence=max_confidence,
-        sort=sort,
-        offset=offset,
-        limit=limit,
-    )
+def list_queue(session: SessionDep, _: CurrentReviewer, query: QueueFilter) -> FinesPublic:
     data, count = cases.list_cases(session, query)
     return FinesPublic(data=data, count=count)
 

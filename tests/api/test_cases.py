@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -40,6 +40,27 @@ def test_queue_lists_filters_and_sorts(client, actors, new_case):
         client.get("/api/v1/review/cases", headers=actors.reviewer, params={"camera_id": "x"}).json()["count"]
         == 0
     )
+
+
+def test_fines_listing_defaults_to_every_status_newest_first(client, actors, new_case):
+    onset = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    first, second, third = (
+        new_case(confidence=c, onset=onset + timedelta(minutes=i)) for i, c in enumerate((0.65, 0.95, 0.75))
+    )
+    assert _claim(client, actors.reviewer, second).status_code == 200
+    assert _decide(client, actors.reviewer, second, action="confirm").status_code == 200
+
+    queue = client.get("/api/v1/review/cases", headers=actors.reviewer).json()
+    assert [c["id"] for c in queue["data"]] == [first, third]
+    fines = client.get("/api/v1/fines", headers=actors.reviewer).json()
+    assert fines["count"] == 3
+    assert [c["id"] for c in fines["data"]] == [third, second, first]
+    confirmed = client.get("/api/v1/fines", headers=actors.reviewer, params={"status": "confirmed"}).json()
+    assert [c["id"] for c in confirmed["data"]] == [second]
+    ranged = client.get(
+        "/api/v1/fines", headers=actors.reviewer, params={"min_confidence": 0.7, "sort": "confidence"}
+    ).json()
+    assert [c["id"] for c in ranged["data"]] == [third, second]
 
 
 def test_confirm_flow_labels_the_fine(client, actors, new_case):

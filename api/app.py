@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.middleware.sessions import SessionMiddleware
@@ -40,8 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.anchor_interval_seconds > 0:
             anchors.stop()
 
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc load their scripts from a CDN and stay blank in a closed network;
+    # fastapi-offline serves the same pages with the files shipped in its wheel.
+    app = FastAPIOffline(
         lifespan=lifespan,
+        static_url="/docs-assets",
         title="autofine fine service",
         version="0.1.0",
         description=(

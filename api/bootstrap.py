@@ -131,16 +131,30 @@ def set_auto_issue(
         raise Invalid(f"violation_type must be one of {', '.join(VIOLATION_TYPES)}")
     if not 0 <= threshold <= 1:
         raise Invalid("threshold must be between 0 and 1")
+    return update_auto_issue_policy(
+        session,
+        violation_type=violation_type,
+        changes={"enabled": enabled, "threshold": threshold},
+        actor=actor,
+    )
+
+
+def update_auto_issue_policy(
+    session: Session, *, violation_type: str, changes: dict[str, bool | float | None], actor: str
+) -> AutoIssuePolicy:
+    """Write `changes` (already validated) into one type's auto-issue switch, auditing before and after."""
     row = session.get(AutoIssuePolicy, violation_type) or AutoIssuePolicy(violation_type=violation_type)
-    before = {"enabled": row.enabled, "threshold": row.threshold}
-    row.enabled, row.threshold, row.updated_by, row.updated_at = enabled, threshold, actor, utcnow()
+    before = {name: getattr(row, name) for name in changes}
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_by, row.updated_at = actor, utcnow()
     session.add(row)
     audit.record(
         session=session,
         actor=actor,
         action="policy.auto_issue",
         target=f"policy:{violation_type}",
-        data={"before": before, "after": {"enabled": enabled, "threshold": threshold}},
+        data={"before": before, "after": changes},
     )
     session.commit()
     return row

@@ -23,6 +23,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from api import audit
+from api.bootstrap import update_auto_issue_policy
 from api.db import utcnow
 from api.errors import Invalid, NotFound
 from api.models import AutoIssuePolicy, Calibration
@@ -213,26 +214,14 @@ def set_auto_issue_precision(
                 f"no calibration for {violation_type}: fit one first "
                 "(`autofine admin calibrate EVENTS_JSON --type ...`); until then every case goes to review"
             )
-    row = session.get(AutoIssuePolicy, violation_type) or AutoIssuePolicy(violation_type=violation_type)
-    before = {
-        "enabled": row.enabled,
-        "threshold": row.threshold,
-        "min_expected_precision": row.min_expected_precision,
-    }
-    row.enabled = min_expected_precision is not None
-    row.min_expected_precision = min_expected_precision
-    row.threshold = 1.0
-    row.updated_by, row.updated_at = actor, utcnow()
-    session.add(row)
-    audit.record(
-        session=session,
-        actor=actor,
-        action="policy.auto_issue",
-        target=f"policy:{violation_type}",
-        data={
-            "before": before,
-            "after": {"enabled": row.enabled, "min_expected_precision": min_expected_precision},
+    # threshold 1.0: the raw confidence never issues on its own; only the calibrated curve does
+    return update_auto_issue_policy(
+        session,
+        violation_type=violation_type,
+        changes={
+            "enabled": min_expected_precision is not None,
+            "threshold": 1.0,
+            "min_expected_precision": min_expected_precision,
         },
+        actor=actor,
     )
-    session.commit()
-    return row

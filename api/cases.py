@@ -173,6 +173,15 @@ def _conditional_update(session: Session, fine_id: int, where: Sequence, values:
     return result.rowcount == 1
 
 
+def _update_or_conflict(
+    session: Session, fine_id: int, where: Sequence, values: dict, *, conflict: str
+) -> None:
+    """`_conditional_update`, or roll back and raise `Conflict(conflict)` when another writer won the race."""
+    if not _conditional_update(session, fine_id, where, values):
+        session.rollback()
+        raise Conflict(conflict)
+
+
 def claim(
     session: Session, *, fine_id: int, reviewer: User, lease_seconds: int, now: datetime | None = None
 ) -> Fine:
@@ -181,7 +190,7 @@ def claim(
     fine, _ = get_case(session, fine_id)
     if fine.status not in DECIDABLE:
         raise Conflict(f"case {fine_id} is {fine.status}; only pending or auto-issued cases can be opened")
-    ok = _conditional_update(
+    _update_or_conflict(
         session,
         fine_id,
         [
@@ -198,10 +207,8 @@ def claim(
             "claim_expires_at": now + timedelta(seconds=lease_seconds),
             "updated_at": now,
         },
+        conflict=f"case {fine_id} is opened by another reviewer",
     )
-    if not ok:
-        session.rollback()
-        raise Conflict(f"case {fine_id} is opened by another reviewer")
     audit.record(
         session=session,
         actor=f"user:{reviewer.username}",
@@ -216,15 +223,13 @@ def claim(
 
 def release(session: Session, *, fine_id: int, reviewer: User) -> Fine:
     fine, _ = get_case(session, fine_id)
-    ok = _conditional_update(
+    _update_or_conflict(
         session,
         fine_id,
         [Fine.claimed_by_id == reviewer.id],
         {"claimed_by_id": None, "claimed_at": None, "claim_expires_at": None},
+        conflict=f"case {fine_id} is not opened by you",
     )
-    if not ok:
-        session.rollback()
-        raise Conflict(f"case {fine_id} is not opened by you")
     audit.record(
         session=session, actor=f"user:{reviewer.username}", action="release", target=f"fine:{fine_id}"
     )
@@ -301,7 +306,7 @@ def decide(
     }[decision.action]
     previous_amount = fine.amount_kzt
     previous_status = fine.status
-    ok = _conditional_update(
+    _update_or_conflict(
         session,
         fine_id,
         [
@@ -320,10 +325,8 @@ def decide(
             "claim_expires_at": None,
             "updated_at": now,
         },
+        conflict=f"case {fine_id} was decided or re-opened by someone else",
     )
-    if not ok:
-        session.rollback()
-        raise Conflict(f"case {fine_id} was decided or re-opened by someone else")
     record = Decision(
         fine_id=fine_id,
         reviewer_id=reviewer.id,
@@ -414,7 +417,7 @@ def _close_minor(
 ) -> Fine:
     now = utcnow()
     reason = f"subject_under_{min_age}"
-    ok = _conditional_update(
+    _update_or_conflict(
         session,
         fine.id,
         [Fine.version == fine.version],
@@ -429,10 +432,8 @@ def _close_minor(
             "decided_at": now,
             "updated_at": now,
         },
+        conflict=f"case {fine.id} changed meanwhile; reload and retry",
     )
-    if not ok:
-        session.rollback()
-        raise Conflict(f"case {fine.id} changed meanwhile; reload and retry")
     audit.record(
         session=session,
         actor=f"user:{actor.username}",
@@ -505,7 +506,7 @@ def attach_subject(
     amount = compute_amount(
         schedule, violation_type=fine.violation_type, onset=violation.onset, repeat=repeat
     )
-    ok = _conditional_update(
+    _update_or_conflict(
         session,
         fine_id,
         [Fine.version == fine.version],
@@ -518,10 +519,8 @@ def attach_subject(
             "mrp_year": amount.mrp_year,
             "schedule_version": amount.schedule_version,
         },
+        conflict=f"case {fine_id} changed meanwhile; reload and retry",
     )
-    if not ok:
-        session.rollback()
-        raise Conflict(f"case {fine_id} changed meanwhile; reload and retry")
     audit.record(
         session=session,
         actor=f"user:{actor.username}",

@@ -218,12 +218,10 @@ def _prepare_service(data_dir: Path, camera_id: str, signing_key: Path | None = 
 
 
 def _run_camera(console, config, detector, source, url, token, data_dir, max_frames) -> dict:  # noqa: ANN001
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from autofine.cli._progress import frames_progress, frames_to_analyse
     from vision.outbox import sink_for_delivery
     from vision.pipeline import CameraPipeline
     from vision.scene import DeliveryConfig
-    from vision.sources import VideoFileSource
 
     outbox_path = data_dir / "outbox" / f"{config.camera_id}.sqlite3"
     sink = sink_for_delivery(
@@ -231,11 +229,7 @@ def _run_camera(console, config, detector, source, url, token, data_dir, max_fra
     )
     announce = _Announce(console)
     pipeline = CameraPipeline(config, detector, [sink, announce], source=source)
-    total = None
-    if isinstance(source, VideoFileSource) and source.frame_count:
-        total = -(-source.frame_count // source.step)
-    if max_frames is not None:
-        total = min(total, max_frames) if total else max_frames
+    total = frames_to_analyse(source, max_frames)
 
     def _interrupt(signum: int, frame: object) -> None:
         console.print("[yellow]stopping the camera: finishing evidence of pending incidents…[/]")
@@ -243,14 +237,7 @@ def _run_camera(console, config, detector, source, url, token, data_dir, max_fra
 
     previous = signal.signal(signal.SIGINT, _interrupt)
     try:
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=console,
-        ) as progress:
+        with frames_progress(console) as progress:
             task = progress.add_task("camera frames", total=total, status="")
 
             def status() -> str:

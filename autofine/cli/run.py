@@ -14,10 +14,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from autofine.cli._logs import show_autofine_logs
+from autofine.cli._progress import frames_progress, frames_to_analyse
 from autofine.errors import UserError
 
 
@@ -79,11 +79,7 @@ def run(
         f"(sha256 {info.sha256[:12]}…); config {config.config_hash[:12]}…; out {out_dir}"
     )
 
-    total = None
-    if isinstance(source, VideoFileSource) and source.frame_count:
-        total = -(-source.frame_count // source.step)
-    if max_frames is not None:
-        total = min(total, max_frames) if total else max_frames
+    total = frames_to_analyse(source, max_frames)
 
     interrupted = False
 
@@ -97,15 +93,7 @@ def run(
 
     previous = signal.signal(signal.SIGINT, _interrupt)
     try:
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=console,
-            transient=False,
-        ) as progress:
+        with frames_progress(console) as progress:
             task = progress.add_task("frames", total=total, status="")
 
             def on_frame(frame, records) -> None:  # noqa: ANN001

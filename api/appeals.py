@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from api import audit
-from api.cases import _conditional_update, get_case
+from api.cases import _update_or_conflict, get_case
 from api.db import utcnow
 from api.erap import ErapAdapter
 from api.errors import Conflict, Invalid, NotFound
@@ -43,7 +43,7 @@ def file_appeal(
     fine, _ = get_case(session, fine_id)
     if fine.status not in APPEALABLE:
         raise Conflict(f"case {fine_id} is {fine.status}; only an issued fine can be appealed")
-    ok = _conditional_update(
+    _update_or_conflict(
         session,
         fine_id,
         [Fine.version == fine.version, col(Fine.status).in_([str(s) for s in APPEALABLE])],
@@ -54,10 +54,8 @@ def file_appeal(
             "claim_expires_at": None,
             "updated_at": now,
         },
+        conflict=f"case {fine_id} changed meanwhile; reload and retry",
     )
-    if not ok:
-        session.rollback()
-        raise Conflict(f"case {fine_id} changed meanwhile; reload and retry")
     appeal = Appeal(
         fine_id=fine_id,
         filed_by=actor,
@@ -121,15 +119,13 @@ def decide_appeal(
         values["status"] = appeal.previous_status
     if outcome == AppealOutcome.amended:
         values |= {"amount_kzt": new_amount_kzt, "amount_mrp": None}
-    ok = _conditional_update(
+    _update_or_conflict(
         session,
         fine_id,
         [Fine.version == fine.version, Fine.status == str(CaseStatus.under_appeal)],
         values,
+        conflict=f"case {fine_id} changed meanwhile; reload and retry",
     )
-    if not ok:
-        session.rollback()
-        raise Conflict(f"case {fine_id} changed meanwhile; reload and retry")
     appeal.outcome, appeal.decided_by, appeal.decided_at = str(outcome), actor, now
     appeal.reason, appeal.new_amount_kzt = reason.strip(), new_amount_kzt
     if fine.exported_at is not None and outcome != AppealOutcome.upheld:
@@ -196,10 +192,13 @@ def release_hold(session: Session, *, fine_id: int, actor: str, reason: str) -> 
         raise Conflict(f"case {fine_id} has an open appeal; decide it first")
     if not fine.legal_hold:
         raise Conflict(f"case {fine_id} is not on legal hold")
-    ok = _conditional_update(session, fine_id, [Fine.version == fine.version], {"legal_hold": False})
-    if not ok:
-        session.rollback()
-        raise Conflict(f"case {fine_id} changed meanwhile; reload and retry")
+    _update_or_conflict(
+        session,
+        fine_id,
+        [Fine.version == fine.version],
+        {"legal_hold": False},
+        conflict=f"case {fine_id} changed meanwhile; reload and retry",
+    )
     audit.record(
         session=session,
         actor=actor,

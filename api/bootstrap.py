@@ -126,7 +126,10 @@ def ensure_camera(session: Session, *, camera_id: str, name: str = "", actor: st
 def set_auto_issue(
     session: Session, *, violation_type: str, enabled: bool, threshold: float, actor: str
 ) -> AutoIssuePolicy:
-    """Enable or disable issuing fines without a human for one type at a confidence threshold (audited)."""
+    """Enable or disable issuing fines without a human for one type at a raw confidence threshold (audited).
+
+    Replaces an expected-precision target set before (api/calibration.py): intake applies that target
+    whenever it is set, so keeping it would silently ignore this threshold."""
     if violation_type not in VIOLATION_TYPES:
         raise Invalid(f"violation_type must be one of {', '.join(VIOLATION_TYPES)}")
     if not 0 <= threshold <= 1:
@@ -134,7 +137,7 @@ def set_auto_issue(
     return update_auto_issue_policy(
         session,
         violation_type=violation_type,
-        changes={"enabled": enabled, "threshold": threshold},
+        changes={"enabled": enabled, "threshold": threshold, "min_expected_precision": None},
         actor=actor,
     )
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
+from api.bootstrap import set_auto_issue
 from api.calibration import (
     curve_of,
     fit_and_store,
@@ -104,13 +105,19 @@ def test_auto_issue_by_expected_precision(client, actors, session, snapshot_byte
     other["model"]["version"] = "0.2"
     assert post(client, actors.camera, other, files).json()["status"] == "pending_review"
 
+    # a raw threshold set afterwards replaces the precision target (it would otherwise be ignored)
+    raw = set_auto_issue(session, violation_type="littering", enabled=True, threshold=0.999, actor="t")
+    assert raw.min_expected_precision is None and raw.threshold == 0.999
+    assert post(client, actors.camera, make_record(files=files, confidence=0.99), files).json()["status"] == (
+        "pending_review"  # 0.99 < 0.999; under the precision target it was auto-issued
+    )
     set_auto_issue_precision(session, violation_type="littering", min_expected_precision=None, actor="t")
     assert session.get(AutoIssuePolicy, "littering").enabled is False
     assert post(client, actors.camera, make_record(files=files, confidence=0.99), files).json()["status"] == (
         "pending_review"
     )
     actions = [e.action for e in session.exec(select(AuditEntry)).all()]
-    assert actions.count("policy.auto_issue") == 2 and actions.count("calibration.fit") == 1
+    assert actions.count("policy.auto_issue") == 3 and actions.count("calibration.fit") == 1
 
 
 def test_cli_calibrate(settings, session, tmp_path):

@@ -102,14 +102,17 @@ def run(
                         f"  {record.violation_type} track {record.track_id} at {record.onset:%H:%M:%S} "
                         f"→ {record.incident_id}"
                     )
-                found = sum(pipeline.stats.violations.values())
-                status = f"{found} violations, {pipeline.stats.fps:.1f} fps"
+                progress.update(task, advance=1, status=status())
+
+            def status() -> str:
+                text = f"{sum(pipeline.stats.violations.values())} violations, {pipeline.stats.fps:.1f} fps"
                 health = source.health
                 if not isinstance(source, VideoFileSource):  # live: say whether the camera is healthy
-                    status += f", source {health.state}, {health.reconnects} reconnects"
-                progress.update(task, advance=1, status=status)
+                    text += f", source {health.state}, {health.reconnects} reconnects"
+                return text
 
             stats = pipeline.run(max_frames=max_frames, on_frame=on_frame)
+            progress.update(task, status=status())  # incidents finished at the end of the stream count too
     finally:
         signal.signal(signal.SIGINT, previous)
         for sink in sinks[1:]:

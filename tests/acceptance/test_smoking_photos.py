@@ -8,9 +8,10 @@ pixels. A labelled cigarette counts as found when a returned box overlaps it at 
 pixels: a 0.5 overlap is a matter of two pixels). Photos without a cigarette — the dataset's empty-label
 photos and the coco128 photos with a person — must mostly give no cigarette box at all.
 
-Measured 2026-11-25 20:10 UTC with the 10-epoch cigarette model (`-s` prints the counts): 343 valid photos with
-a person, 361 labelled cigarettes, 202 found (0.560; the 2-epoch model found 172); 60 photos with a person and
-no cigarette (3 empty-label valid photos, 57 coco128), 53 without any cigarette box (0.883). ~45 s.
+Measured 2026-11-25 20:10 UTC with the 10-epoch cigarette model (`-s` prints the counts): 343 valid
+photos with a person, 361 labelled cigarettes, 202 found (0.560; the 2-epoch model found 172); 60 photos with
+a person and no cigarette (3 empty-label valid photos, 57 coco128), 53 without any cigarette box (0.883).
+~45 s.
 """
 
 from __future__ import annotations

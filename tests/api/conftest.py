@@ -222,23 +222,7 @@ def new_case(client: TestClient, actors: Actors, snapshot_bytes: bytes):
 @pytest.fixture
 def live_server(app) -> Iterator[str]:
     """The same app served by a real uvicorn on a loopback port (for genuinely concurrent requests)."""
-    import socket
-    import threading
-    import time
+    from tests.live_server import serve
 
-    import uvicorn
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url

@@ -9,9 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ from api import bootstrap
 from api.app import create_app
 from api.settings import Settings
 from autofine.contract import INTAKE_PATH
+from tests.live_server import serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -108,16 +106,8 @@ class Service:
         return Session(self.app.state.engine, expire_on_commit=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    import uvicorn
-
     settings = Settings(
         data_dir=tmp_path / "data",
         database_url=f"sqlite:///{tmp_path / 'web.sqlite3'}",
@@ -133,18 +123,8 @@ def service(tmp_path: Path) -> Iterator[Service]:
         _, token = bootstrap.register_camera(
             session, camera_id="almaty-abay-01", name="Abay ave / Dostyk", address="Abay ave 52, Almaty"
         )
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield Service(url=f"http://127.0.0.1:{port}", app=app, camera_token=token)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield Service(url=url, app=app, camera_token=token)
     app.state.engine.dispose()
 
 

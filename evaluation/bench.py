@@ -463,13 +463,15 @@ def machine_info() -> dict:
     }
 
 
-def thread_sweep(model: str, path: Path | None, frames: Sequence[Frame], providers=None) -> list[dict]:
+def thread_sweep(
+    model: str, path: Path | None, frames: Sequence[Frame], providers=None, *, rect: bool = True
+) -> list[dict]:
     """Inference time and CPU per frame with 1, 2, … onnxruntime intra-op threads (up to the core count)."""
     from vision.detectors import load_detector
 
     rows = []
     for threads in range(1, max(1, os.cpu_count() or 1) + 1):
-        detector = load_detector(model, path=path, providers=providers, threads=threads)
+        detector = load_detector(model, path=path, providers=providers, threads=threads, rect=rect)
         detector.detect(frames[0].image)  # warm-up
         clock = _Clock()
         ms = []
@@ -496,7 +498,9 @@ def gpu_section(model: str, path: Path | None, frames: Sequence[Frame], config) 
         if provider not in available:
             continue
         try:
-            detector = load_detector(model, path=path, providers=[provider, "CPUExecutionProvider"])
+            detector = load_detector(
+                model, path=path, providers=[provider, "CPUExecutionProvider"], rect=config.detector.rect
+            )
             for frame in frames[:3]:
                 detector.detect(frame.image)  # warm-up (TensorRT builds its engine here)
             stages = detector_stages(detector, frames)
@@ -610,7 +614,9 @@ def run_bench(
         after = run_pipeline(every_frame, detector, frames)
         log(f"end to end again after the baseline: {after.fps:.2f} frames/s")
 
-    threads_rows = thread_sweep(model, model_path, decoded[:10], list(providers) if providers else None)
+    threads_rows = thread_sweep(
+        model, model_path, decoded[:10], list(providers) if providers else None, rect=config.detector.rect
+    )
     log("threads: " + ", ".join(f"{r['threads']}→{r['mean_ms']:.1f} ms" for r in threads_rows))
 
     gpu = gpu_section(model, model_path, decoded[: min(len(decoded), 50)], every_frame)

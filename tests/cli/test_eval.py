@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+VTEST_EVENTS = Path(__file__).resolve().parents[2] / "datasets" / "events" / "vtest.yaml"
+
 
 def autofine(*args: str | Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", "from autofine.cli import main; main()", *map(str, args)]
@@ -52,12 +54,11 @@ def test_missing_annotation_is_one_red_line(tmp_path: Path) -> None:
 
 
 def test_events_class_map_with_an_unknown_class_is_one_red_line(tmp_path: Path) -> None:
-    vtest = Path(__file__).resolve().parents[2] / "datasets" / "events" / "vtest.yaml"
     result = autofine(
         "eval",
         "events",
         "--clips",
-        vtest,
+        VTEST_EVENTS,
         "--model",
         "fall-yolov8s-int8",
         "--class-map",
@@ -73,13 +74,12 @@ def test_events_class_map_with_an_unknown_class_is_one_red_line(tmp_path: Path) 
 def test_events_class_map_replaces_the_registry_map(vtest_path: Path, tmp_path: Path) -> None:
     """Keeping only `Fall` leaves the walkers of vtest undetected: no jaywalking found, all 11 missed (with
     the registry's map the same run finds 9 of them, benchmarks/results/fall_mapping.md)."""
-    vtest = Path(__file__).resolve().parents[2] / "datasets" / "events" / "vtest.yaml"
     out = tmp_path / "out"
     result = autofine(
         "eval",
         "events",
         "--clips",
-        vtest,
+        VTEST_EVENTS,
         "--model",
         "fall-yolov8s-int8",
         "--class-map",

@@ -186,7 +186,10 @@ def test_keyboard_only_decisions(service, seed_case, new_page):
     first, second = seed_case("jaywalking", 0.77), seed_case("littering", 0.83)
     page = new_page()
     page.goto("/login")
-    page.keyboard.type("alice")  # the username field has autofocus
+    # the username field has autofocus; wait until it has the focus (on a loaded machine the first keys
+    # could otherwise arrive before it and the login fail)
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'username'")
+    page.keyboard.type("alice")
     page.keyboard.press("Tab")
     page.keyboard.type("alice-pass-1")
     page.keyboard.press("Enter")

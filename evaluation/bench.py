@@ -13,10 +13,12 @@ import resource
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from vision.frame import Frame
@@ -150,6 +152,7 @@ class PipelineRun:
     # (not in frame_ms; its CPU is in cpu_ms_per_frame, its wait at the end in wall_s)
     evidence_thread_ms_per_frame: float = 0.0
     flush_ms: float = 0.0  # the final `flush()`: waits for the evidence thread to finish what is handed over
+    inference_ms: float | None = None  # wall ms per frame inside onnxruntime (the runner's own clock)
 
 
 # every stage `CameraPipeline` times except decode (timed here); motion gating and the smoking crops too
@@ -167,12 +170,10 @@ def run_pipeline(config, detector, frames: int, *, out_dir: Path | None = None) 
         per_stage: dict[str, list[float]] = {s: [] for s in ("decode", "detect", *PIPELINE_STAGES)}
         per_stage = {s: per_stage[s] for s in STAGES}  # the pipeline's order
         frame_ms: list[float] = []
-        source = pipeline.source
-        if config.detector.decode_ahead:  # read the source as `CameraPipeline.run` does
-            from vision.prefetch import PrefetchSource
-
-            source = PrefetchSource(source, config.detector.decode_ahead)
+        source = pipeline.reader()  # read the source as `CameraPipeline.run` does
         iterator = iter(source)
+        runner = getattr(detector, "runner", None)
+        busy_before = runner.busy_s if runner is not None else 0.0
         clock = _Clock()
         with clock:
             while len(frame_ms) < frames:
@@ -189,6 +190,7 @@ def run_pipeline(config, detector, frames: int, *, out_dir: Path | None = None) 
                     per_stage[stage].append((pipeline.stats.stage_s[stage] - before[stage]) * 1000)
                 frame_ms.append((t2 - t0) * 1000)
             source.stop()
+            inference_s = runner.busy_s - busy_before if runner is not None else None
             t0 = time.perf_counter()
             pipeline.flush()
             flush_ms = (time.perf_counter() - t0) * 1000
@@ -209,6 +211,7 @@ def run_pipeline(config, detector, frames: int, *, out_dir: Path | None = None) 
         cpu_ms_per_frame=1000 * clock.cpu / n if n else 0.0,
         evidence_thread_ms_per_frame=1000 * sum(pipeline.stats.background_s.values()) / n if n else 0.0,
         flush_ms=flush_ms,
+        inference_ms=1000 * inference_s / n if n and inference_s is not None else None,
     )
 
 
@@ -404,14 +407,18 @@ class BenchResult:
     def summary(self) -> dict:
         """Headline numbers, each computed inside one section so load changes between sections cancel.
 
-        Overhead = everything but onnxruntime in the end-to-end run: its frame time minus the inference share
-        of its detect stage (the share measured by `detector_stages`). Ratios to ultralytics are given on
+        Overhead = everything but onnxruntime in the end-to-end run: its frame time minus the time spent
+        inside onnxruntime (the runner's clock; for a detector without one, the inference share of the detect
+        stage measured by `detector_stages`). Work done on the decode-ahead thread (decode, motion, letterbox)
+        is beside the frame loop, so not in it; it is in the CPU time. Ratios to ultralytics are given on
         wall time and on process CPU time per frame; the CPU ratio holds even when other jobs share the CPU.
         """
         by_name = {s.name: s.mean_ms for s in self.detector}
         pipe = {s.name: s.mean_ms for s in self.pipeline.stages}
         detect_total = by_name["preprocess"] + by_name["inference"] + by_name["postprocess"]
-        inference = pipe["detect"] * by_name["inference"] / detect_total if detect_total else 0.0
+        inference = self.pipeline.inference_ms
+        if inference is None:
+            inference = pipe["detect"] * by_name["inference"] / detect_total if detect_total else 0.0
         overhead = self.pipeline.frame_ms.mean_ms - inference
         sustained = [p.cameras for p in self.cameras if p.sustained]
         batched = [p.cameras for p in self.batched_cameras if p.sustained]
@@ -466,24 +473,62 @@ def machine_info() -> dict:
 def thread_sweep(
     model: str, path: Path | None, frames: Sequence[Frame], providers=None, *, rect: bool = True
 ) -> list[dict]:
-    """Inference time and CPU per frame with 1, 2, … onnxruntime intra-op threads (up to the core count)."""
+    """Inference time and CPU per frame for 1, 2, … onnxruntime intra-op threads (up to the core count), with
+    idle threads spinning or sleeping, alone and beside one busy thread (what the evidence thread is)."""
     from vision.detectors import load_detector
 
     rows = []
     for threads in range(1, max(1, os.cpu_count() or 1) + 1):
-        detector = load_detector(model, path=path, providers=providers, threads=threads, rect=rect)
-        detector.detect(frames[0].image)  # warm-up
-        clock = _Clock()
-        ms = []
-        with clock:
-            for frame in frames:
-                tensor, _ = detector._preprocess(frame.image)
-                t0 = time.perf_counter()
-                detector.runner.run(tensor[None])
-                ms.append((time.perf_counter() - t0) * 1000)
-        stat = StageStat.of(f"inference@{threads}", ms, clock.cores)
-        rows.append({"threads": threads, **asdict(stat), "cpu_ms_per_frame": 1000 * clock.cpu / len(frames)})
+        for spin in (False, True):
+            detector = load_detector(
+                model, path=path, providers=providers, threads=threads, rect=rect, spin=spin
+            )
+            detector.detect(frames[0].image)  # warm-up
+            tensors = [detector._preprocess(frame.image)[0][None] for frame in frames]
+            alone, cpu_ms = _inference_ms(detector, tensors)
+            with _busy_thread(frames[0].image):
+                beside, _ = _inference_ms(detector, tensors)
+            stat = StageStat.of(f"inference@{threads}", alone)
+            rows.append(
+                {
+                    "threads": threads,
+                    "spin": spin,
+                    **asdict(stat),
+                    "cpu_ms_per_frame": cpu_ms,
+                    "beside_busy_ms": float(np.mean(beside)),
+                }
+            )
     return rows
+
+
+def _inference_ms(detector, tensors: Sequence[np.ndarray]) -> tuple[list[float], float]:
+    """Per-run wall ms of the model alone, and the process CPU ms per run."""
+    clock = _Clock()
+    ms = []
+    with clock:
+        for tensor in tensors:
+            t0 = time.perf_counter()
+            detector.runner.run(tensor)
+            ms.append((time.perf_counter() - t0) * 1000)
+    return ms, 1000 * clock.cpu / len(tensors)
+
+
+@contextmanager
+def _busy_thread(image: np.ndarray) -> Iterator[None]:
+    """One thread blurring `image` over and over (OpenCV releases the GIL), as evidence building does."""
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            cv2.GaussianBlur(image, (31, 31), 0)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def gpu_section(model: str, path: Path | None, frames: Sequence[Frame], config) -> dict:
@@ -549,6 +594,7 @@ def run_bench(
         providers=list(providers) if providers else None,
         threads=threads,
         rect=config.detector.rect,
+        spin=config.detector.spin,
     )
     model_info = {
         **detector.model_info.model_dump(),
@@ -556,6 +602,7 @@ def run_bench(
         "origin": detector.origin,
         "providers": detector.providers,
         "threads": threads,
+        "spin": config.detector.spin,
         "input_size": list(detector.input_size),
     }
     log(

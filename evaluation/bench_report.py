@@ -29,17 +29,21 @@ def bench_markdown(r: BenchResult) -> str:
         f"- machine: {r.machine['cpu']}, {r.machine['cores']} cores; onnxruntime {r.machine['onnxruntime']}; "
         f"load average at start {load}",
         f"- model: {m['id']} {m['version']} ({m['family']}, input {m['input_size'][0]}×{m['input_size'][1]}),"
-        f" sha256 {m['sha256'][:12]}…; provider {m['providers'][0]}, threads {m['threads'] or 'default'}",
+        f" sha256 {m['sha256'][:12]}…; provider {m['providers'][0]}, threads {m['threads'] or 'default'}"
+        f"{', idle threads spin' if m.get('spin') else ''}",
         f"- frames: {r.frames} of {Path(r.video).name}, every frame analysed (stage tables and end to end)",
         "",
         "## Summary",
         "",
         f"- end to end: **{s['end_to_end_fps']:.2f} frames/s** (decode → detect → track → rules → confirm → "
         f"evidence, one camera, every frame)",
-        f"- in that run: inference {s['inference_ms']:.1f} ms per frame; everything else "
-        f"{s['overhead_ms']:.1f} ms "
-        f"(**{100 * s['overhead_share_of_inference']:.0f} %** of inference; letterbox, decode+NMS, video "
-        "decode, tracking, rules, confirmation, evidence hand-off)",
+        f"- in that run: inference {s['inference_ms']:.1f} ms per frame (inside onnxruntime); everything "
+        f"else in the frame loop {s['overhead_ms']:.1f} ms "
+        f"(**{100 * s['overhead_share_of_inference']:.1f} %** of inference; output decode+NMS, tracking, "
+        "rules, confirmation, evidence hand-off, waiting for the next frame, letterbox of frames not "
+        "prepared ahead)",
+        "- beside the frame loop, on the camera's decode-ahead thread: video decode, motion, letterbox "
+        "(`detector.decode_ahead`; its CPU is in the CPU times below)",
         f"- beside the frame loop, on the camera's evidence thread (redaction, snapshot, H.264 clip, hashes, "
         f"signature, sinks): {s.get('evidence_thread_ms_per_frame', 0.0):.1f} ms per analysed frame",
         f"- cameras sustained at {s['target_fps']:g} analysed frames/s each: **{s['cameras_sustained']}**",
@@ -97,10 +101,15 @@ def bench_markdown(r: BenchResult) -> str:
         "",
         "## onnxruntime threads (inference only, 10 frames each)",
         "",
-        "| threads | mean ms | p95 ms | CPU ms/frame |",
-        "|---:|---:|---:|---:|",
+        "Idle threads spinning (busy-waiting) or sleeping; alone, and beside one busy thread as the evidence "
+        "thread is (camera config `detector.spin`).",
+        "",
+        "| threads | spin | mean ms alone | p95 ms alone | CPU ms/frame alone | mean ms beside a busy "
+        "thread |",
+        "|---:|:---:|---:|---:|---:|---:|",
         *(
-            f"| {t['threads']} | {t['mean_ms']:.1f} | {t['p95_ms']:.1f} | {t['cpu_ms_per_frame']:.1f} |"
+            f"| {t['threads']} | {'yes' if t.get('spin') else 'no'} | {t['mean_ms']:.1f} | "
+            f"{t['p95_ms']:.1f} | {t['cpu_ms_per_frame']:.1f} | {t.get('beside_busy_ms', float('nan')):.1f} |"
             for t in r.threads
         ),
         "",

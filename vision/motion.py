@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vision.detections import Detections
 from vision.detectors.base import Detector
+from vision.frame import Frame
 
 Point = tuple[float, float]
 
@@ -187,10 +188,25 @@ class MotionGate:
         self._frames = 0
         self._since_motion = 10**9
         self.counts: dict[str, int] = {}
+        self._measured: dict[int, MotionResult] = {}  # frame index → motion measured ahead by `measure`
 
-    def decide(self, image: np.ndarray, track_boxes: Sequence[Sequence[float]] = ()) -> GateDecision:
-        """`track_boxes`: last boxes (xyxy, frame pixels) of the tracker's live tracks."""
-        result = self.motion.detect(image)
+    def measure(self, frame: Frame) -> MotionResult:
+        """Measure `frame`'s motion ahead of `decide` (the decode-ahead thread calls this, off the frame
+        loop). Every frame must then come through here, in order: the background learns from each."""
+        result = self._measured[frame.index] = self.motion.detect(frame.image)
+        return result
+
+    def decide(
+        self,
+        image: np.ndarray,
+        track_boxes: Sequence[Sequence[float]] = (),
+        *,
+        frame_index: int | None = None,
+    ) -> GateDecision:
+        """`track_boxes`: last boxes (xyxy, frame pixels) of the tracker's live tracks. `frame_index`: take
+        the motion `measure` found for that frame, if it ran."""
+        measured = self._measured.pop(frame_index, None) if frame_index is not None else None
+        result = measured if measured is not None else self.motion.detect(image)
         self._frames += 1
         self._since_motion = 0 if result.has_motion else self._since_motion + 1
         if self._frames <= self.config.warmup_frames:

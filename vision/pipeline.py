@@ -157,6 +157,7 @@ class CameraPipeline:
             else None
         )
         self.gate = MotionGate(config.motion) if config.motion.enabled else None
+        self._discard_ahead = getattr(detector, "discard_ahead", None)
         self.smoking = self._smoking_stage(cigarette_detector)
         self._checked_size = False
         self._stop = threading.Event()
@@ -166,6 +167,22 @@ class CameraPipeline:
         if self._source is None:
             self._source = open_source(self.config)
         return self._source
+
+    def reader(self) -> FrameSource:
+        """The source as `run` reads it: with `decode_ahead`, a thread decodes ahead and prepares each frame
+        (`_prepare_ahead`) beside inference."""
+        if not self.config.detector.decode_ahead:
+            return self.source
+        return PrefetchSource(self.source, self.config.detector.decode_ahead, prepare=self._prepare_ahead)
+
+    def _prepare_ahead(self, frame: Frame) -> None:
+        """On the decode-ahead thread: measure motion for the gate and, when the detector will likely run on
+        the whole frame (motion, no crops), letterbox it for the detector — as Frigate's camera process does
+        before its detector process. A frame the gate then skips is discarded in `process`."""
+        moving = self.gate.measure(frame).has_motion if self.gate is not None else True
+        prepare = getattr(self.detector, "prepare_ahead", None)
+        if moving and prepare is not None and not self.config.motion.crop:
+            prepare(frame.image)
 
     def _analysis_fps(self) -> float:
         nominal = self._source.nominal_fps if self._source is not None else None
@@ -187,6 +204,8 @@ class CameraPipeline:
                 detections = detect_in(self.detector, frame.image, decision.crop)
             else:
                 detections = Detections.empty()
+            if self._discard_ahead is not None:
+                self._discard_ahead(frame.image)  # prepared ahead but skipped or cropped
             if len(detections):
                 detections = detections[detections.confidence >= self.config.detection.min_confidence]
         with stats.timed("track"):
@@ -243,7 +262,7 @@ class CameraPipeline:
         if self.gate is None:
             return GateDecision(True, "always")
         live = [t.last.xyxy for t in self.tracker.tracks.values()]
-        return self.gate.decide(frame.image, live)
+        return self.gate.decide(frame.image, live, frame_index=frame.index)
 
     def flush(self) -> list[ViolationRecord]:
         """Build and emit every pending incident with the frames buffered so far (end of stream, Ctrl-C)."""
@@ -304,10 +323,7 @@ class CameraPipeline:
         """Process the source until it ends, `max_frames` analysed frames, `stop()` or Ctrl-C; then flush."""
         t0 = time.perf_counter()
         wall_before = self.stats.wall_s
-        source = self.source
-        if self.config.detector.decode_ahead:
-            source = PrefetchSource(source, self.config.detector.decode_ahead)
-        iterator = iter(source)
+        iterator = iter(self.reader())
         try:
             while not self._stop.is_set():
                 if max_frames is not None and self.stats.frames >= max_frames:

@@ -1,8 +1,11 @@
 """Decode beside inference: a reader thread fills a small queue while the pipeline analyses the last frame.
 
 OpenCV and FFmpeg release the GIL while decoding, so the next frame is grabbed/decoded on another core while
-onnxruntime runs. The queue is small (`depth`) so a slow pipeline applies back-pressure instead of buffering
-seconds of video; a live stream still drops frames by wall clock in its own source (grab() skipping).
+onnxruntime runs. `prepare` runs on the reader thread too, on every frame in order before it is queued: the
+pipeline measures motion and letterboxes there (Frigate likewise does both in the camera's capture process,
+not in the detector's). The queue is small (`depth`) so a slow pipeline applies back-pressure instead of
+buffering seconds of video; a live stream still drops frames by wall clock in its own source (grab()
+skipping).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from vision.frame import Frame
 from vision.sources import FrameSource
@@ -21,13 +24,16 @@ _END = object()
 class PrefetchSource(FrameSource):
     """Wraps any `FrameSource`; iterating yields the same frames, decoded one step ahead by a thread."""
 
-    def __init__(self, inner: FrameSource, depth: int = 2) -> None:
+    def __init__(
+        self, inner: FrameSource, depth: int = 2, *, prepare: Callable[[Frame], None] | None = None
+    ) -> None:
         super().__init__(inner.camera_id)
         self.inner = inner
         self.depth = depth
+        self.prepare = prepare
 
     def __getattr__(self, name: str) -> object:  # fps, step, frame_count, path … of the wrapped source
-        if name == "inner":
+        if name in ("inner", "prepare"):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
@@ -50,6 +56,8 @@ class PrefetchSource(FrameSource):
         def read() -> None:
             try:
                 for frame in self.inner:
+                    if self.prepare is not None:
+                        self.prepare(frame)
                     while not self._stop.is_set():
                         try:
                             frames.put(frame, timeout=0.1)

@@ -158,6 +158,17 @@ def motion_masks(
     return [background.mask(im) for im in images]
 
 
-def _component_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _ in stats[1:count]]
+def _component_boxes(mask: np.ndarray, shrink: int = 4) -> list[tuple[int, int, int, int]]:
+    """Boxes covering each connected region of `mask`, found on a max-pooled `shrink`× smaller copy (a
+    full-size connected-components pass was a sixth of the evidence thread's time); a box covers whole
+    cells, so it still covers every pixel of its region."""
+    h, w = mask.shape[:2]
+    padded = np.zeros((-(-h // shrink) * shrink, -(-w // shrink) * shrink), dtype=bool)
+    padded[:h, :w] = mask
+    rows, cols = padded.shape[0] // shrink, padded.shape[1] // shrink
+    cells = padded.reshape(rows, shrink, cols, shrink).any(axis=(1, 3))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(cells.astype(np.uint8), connectivity=8)
+    return [
+        (int(x * shrink), int(y * shrink), min(w, int((x + bw) * shrink)), min(h, int((y + bh) * shrink)))
+        for x, y, bw, bh, _ in stats[1:count]
+    ]

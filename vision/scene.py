@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -224,6 +225,12 @@ class DetectorRuntimeConfig(_Strict):
     )
     threads: int | None = Field(
         default=None, ge=1, le=256, description="onnxruntime intra-op threads; None = onnxruntime's choice."
+    )
+    spin: bool = Field(
+        default=False,
+        description="Let idle onnxruntime threads busy-wait for work. Off by default: spinning threads take "
+        "the cores from the evidence, decode and other cameras' threads (measured on 2 cores: inference "
+        "96 vs 54 ms per frame beside a busy thread; alone, spinning is ~10 % faster).",
     )
     rect: bool = Field(
         default=True,
@@ -471,11 +478,15 @@ class Zone:
     def name(self) -> str:
         return f"{self.kind}[{self.index}]"
 
+    @cached_property
+    def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        xi, yi = self.polygon[:, 0], self.polygon[:, 1]
+        return xi, yi, np.roll(xi, 1), np.roll(yi, 1)
+
     def contains(self, points: np.ndarray) -> np.ndarray:
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         x, y = pts[:, 0:1], pts[:, 1:2]
-        xi, yi = self.polygon[:, 0], self.polygon[:, 1]
-        xj, yj = np.roll(xi, 1), np.roll(yi, 1)
+        xi, yi, xj, yj = self._edges
         straddles = (yi > y) != (yj > y)
         with np.errstate(divide="ignore", invalid="ignore"):
             x_cross = (xj - xi) * (y - yi) / (yj - yi) + xi

@@ -68,7 +68,7 @@ def bench(
     s = result.summary()
     line = (
         f"end to end {s['end_to_end_fps']:.2f} frames/s; "
-        f"overhead {100 * s['overhead_share_of_inference']:.0f} % of inference; "
+        f"overhead {100 * s['overhead_share_of_inference']:.1f} % of inference; "
         f"{s['cameras_sustained']} camera(s) at {s['target_fps']:g} fps"
     )
     if "ratio_vs_ultralytics_track" in s:

@@ -54,6 +54,7 @@ def load_detector(
     iou: float = 0.45,
     class_map: Mapping[str, str | None] | None = _KEEP_REGISTRY_MAP,  # type: ignore[assignment]
     rect: bool = True,
+    spin: bool = False,
 ) -> OnnxDetector:
     """Build a ready detector.
 
@@ -61,13 +62,14 @@ def load_detector(
     `path`: a local file for a registry id (accepted with its own sha256). `class_map`: raw class → pipeline
     class (None drops it); by default the registry's map, `{}` or None keeps the raw classes. `rect`: pad a
     frame only to the next stride multiple when the model accepts any input size (ultralytics `dynamic=True`).
+    `spin`: let idle onnxruntime threads busy-wait (faster alone, slower beside other busy threads).
     """
     from models.registry import resolve
     from vision.detectors.yolo import YoloDetector
     from vision.detectors.yolox import YoloxDetector
 
     obtained = resolve(model, path=path)
-    runner = OnnxRunner(obtained.path, providers=providers, threads=threads)
+    runner = OnnxRunner(obtained.path, providers=providers, threads=threads, spin=spin)
     entry = obtained.entry
     family = entry.family if entry is not None else detect_family(runner)
     if class_map is _KEEP_REGISTRY_MAP:
@@ -84,11 +86,12 @@ def load_detector(
 
 
 def load_camera_detector(config: CameraConfig, *, threads: int | None = None) -> OnnxDetector:
-    """A camera's person detector as its config says: model, model_path, providers, threads, rect."""
+    """A camera's person detector as its config says: model, model_path, providers, threads, spin, rect."""
     return load_detector(
         config.model,
         path=config.model_path,
         providers=config.detector.providers or None,
         threads=threads or config.detector.threads,
         rect=config.detector.rect,
+        spin=config.detector.spin,
     )

@@ -52,8 +52,13 @@ def letterbox(
         left, top = round(dw - 0.1), round(dh - 0.1)
     else:
         left, top = 0, 0
-    out = np.full((target_h, target_w, image.shape[2]), pad_value, dtype=image.dtype)
-    out[top : top + new_h, left : left + new_w] = resized
+    right, bottom = target_w - new_w - left, target_h - new_h - top
+    if left or top or right or bottom:
+        out = cv2.copyMakeBorder(
+            resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(pad_value,) * image.shape[2]
+        )
+    else:  # a rect input that fits the frame exactly: nothing to pad
+        out = resized
     box = Letterbox(
         scale_x=new_w / width,
         scale_y=new_h / height,

@@ -6,6 +6,8 @@ A family (`yolo.py`, `yolox.py`) supplies only `_preprocess` (frame → input te
 
 from __future__ import annotations
 
+import threading
+import weakref
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +55,9 @@ class ClassMapping:
         return cls(raw_names=dict(raw_names), names=names, raw_to_mapped=lookup)
 
 
+_MAX_AHEAD = 64  # frames letterboxed ahead and not yet detected, per detector (all cameras sharing it)
+
+
 class OnnxDetector(Detector):
     """An ONNX model run through `OnnxRunner`; subclasses implement one family's pre/post-processing."""
 
@@ -81,6 +86,39 @@ class OnnxDetector(Detector):
         self.iou = iou
         self.max_det = max_det
         self.origin = ""  # one line: which model this is and why it was chosen (set by load_detector)
+        # frames letterboxed ahead by `prepare_ahead`: id(image) → (weak ref to image, tensor, letterbox)
+        self._ahead: dict[int, tuple[weakref.ref, np.ndarray, Letterbox]] = {}
+        self._ahead_lock = threading.RLock()  # RLock: an entry's finalizer may run inside a locked block
+
+    def prepare_ahead(self, image: np.ndarray) -> None:
+        """Letterbox and normalise `image` now (the decode-ahead thread calls this, beside inference), so a
+        later `detect` of the same array skips that step. The entry goes when it is used, discarded, or the
+        array is freed (a frame read ahead but never analysed)."""
+        tensor, box = self._preprocess(_check_image(image))
+        key = id(image)
+        with self._ahead_lock:  # cameras sharing this detector prepare from their own threads
+            if len(self._ahead) >= _MAX_AHEAD:  # safety net: drop the oldest
+                self._ahead.pop(next(iter(self._ahead)))
+            self._ahead[key] = (weakref.ref(image), tensor, box)
+        weakref.finalize(image, self._forget, key, weakref.ref(tensor))
+
+    def discard_ahead(self, image: np.ndarray) -> None:
+        """Forget what `prepare_ahead` made for `image` (the frame was skipped or cropped)."""
+        with self._ahead_lock:
+            self._ahead.pop(id(image), None)
+
+    def _forget(self, key: int, tensor: weakref.ref) -> None:
+        with self._ahead_lock:  # only the entry made for the freed array, not a newer one at the same id
+            entry = self._ahead.get(key)
+            if entry is not None and entry[1] is tensor():
+                del self._ahead[key]
+
+    def _prepared(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        with self._ahead_lock:
+            entry = self._ahead.pop(id(image), None)
+        if entry is not None and entry[0]() is image:  # the same array object, not a new one at a reused id
+            return entry[1], entry[2]
+        return self._preprocess(_check_image(image))
 
     @property
     def providers(self) -> list[str]:
@@ -93,14 +131,16 @@ class OnnxDetector(Detector):
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
         if len(images) == 0:
             return []
-        prepared = [self._preprocess(_check_image(im)) for im in images]
+        prepared = [self._prepared(im) for im in images]
         results: list[Detections | None] = [None] * len(images)
         # one run per input shape: frames of one size share a run (a rect model's input follows the frame)
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, (tensor, _) in enumerate(prepared):
             by_shape.setdefault(tensor.shape, []).append(i)
         for indices in by_shape.values():
-            outputs = self.runner.run(np.stack([prepared[i][0] for i in indices]))
+            tensors = [prepared[i][0] for i in indices]
+            # one frame needs no copy into a batch (a 640×480 float tensor is 3.7 MB)
+            outputs = self.runner.run(tensors[0][None] if len(tensors) == 1 else np.stack(tensors))
             for j, i in enumerate(indices):
                 results[i] = self._to_detections(self._decode(outputs, j), prepared[i][1])
         return results  # type: ignore[return-value]
@@ -111,7 +151,8 @@ class OnnxDetector(Detector):
 
     @abstractmethod
     def _decode(self, outputs: list[np.ndarray], index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Image `index` of a batch output → (xyxy in model-input pixels, score, raw class id), unfiltered."""
+        """Image `index` of a batch output → (xyxy in model-input pixels, score, raw class id); rows at or
+        below `self.conf` may already be left out."""
 
     def _to_detections(
         self, decoded: tuple[np.ndarray, np.ndarray, np.ndarray], box: Letterbox

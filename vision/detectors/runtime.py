@@ -7,6 +7,7 @@ about onnxruntime, so a model can be checked (metadata, input shape) before any 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -107,6 +108,7 @@ class OnnxRunner:
         *,
         providers: Sequence[str] | None = None,
         threads: int | None = None,
+        spin: bool = False,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -117,6 +119,7 @@ class OnnxRunner:
             if threads < 1:
                 raise UserError(f"threads must be >= 1, got {threads}")
             options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         options.log_severity_level = 3  # onnxruntime's own warnings go to stderr; we report what matters
         try:
             self.session = ort.InferenceSession(
@@ -143,6 +146,7 @@ class OnnxRunner:
         self.input_shape: list[int | str | None] = list(inputs[0].shape)
         self.output_shapes: list[list[int | str | None]] = [list(o.shape) for o in self.session.get_outputs()]
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.busy_s = 0.0  # wall seconds inside onnxruntime, all calls (benchmarks read the difference)
 
     @property
     def fixed_batch(self) -> int | None:
@@ -152,6 +156,13 @@ class OnnxRunner:
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         """Run one float32 NCHW batch; splits it when the model has a fixed batch size."""
+        t0 = time.perf_counter()
+        try:
+            return self._run(batch)
+        finally:
+            self.busy_s += time.perf_counter() - t0
+
+    def _run(self, batch: np.ndarray) -> list[np.ndarray]:
         fixed = self.fixed_batch
         if fixed is None or fixed == len(batch):
             return self.session.run(None, {self.input_name: batch})

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -5,6 +7,8 @@ import pytest
 from autofine.errors import UserError
 from tests.onnx_factory import constant_model
 from vision.detectors.runtime import OnnxRunner, resolve_providers
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_automatic_providers_prefer_the_most_capable_available_and_end_with_cpu():
@@ -61,3 +65,23 @@ def test_tensorrt_builds_fp16_engines_into_the_cache(tmp_path, monkeypatch):
     assert options["trt_fp16_enable"] == "True" and options["trt_engine_cache_enable"] == "True"
     assert options["trt_engine_cache_path"] == str(tmp_path / "tensorrt") and (tmp_path / "tensorrt").is_dir()
     assert provider_options("CPUExecutionProvider") == {}
+
+
+def test_idle_threads_sleep_unless_the_camera_asks_them_to_spin(tmp_path):
+    """Spinning onnxruntime threads take the cores the evidence and decode threads need (docs/fast-path.md):
+    off unless `detector.spin` is set, and the camera setting reaches the session."""
+    from vision.detectors import load_camera_detector
+    from vision.scene import CameraConfig
+
+    model = constant_model(tmp_path / "m.onnx", np.ones((1, 2, 3)))
+
+    def spinning(runner: OnnxRunner) -> str:
+        options = runner.session.get_session_options()
+        return options.get_session_config_entry("session.intra_op.allow_spinning")
+
+    assert spinning(OnnxRunner(model)) == "0"
+    assert spinning(OnnxRunner(model, spin=True)) == "1"
+    fields = {"camera_id": "c", "source": "x.mp4", "model": str(REPO / "models" / "cigarette.onnx")}
+    for spin in (False, True):
+        config = CameraConfig.model_validate({**fields, "detector": {"spin": spin}})
+        assert spinning(load_camera_detector(config).runner) == str(int(spin))

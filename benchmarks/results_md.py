@@ -212,7 +212,12 @@ def bench_section() -> list[str]:
             lines.append(
                 "- inference by onnxruntime threads: "
                 + ", ".join(
-                    f"{t['threads']} → {t['mean_ms']:.1f} ms ({t['cpu_ms_per_frame']:.0f} CPU ms)"
+                    f"{t['threads']}{_spin(t)} → {t['mean_ms']:.1f} ms ({t['cpu_ms_per_frame']:.0f} CPU ms"
+                    + (
+                        f"; {t['beside_busy_ms']:.1f} ms beside a busy thread)"
+                        if "beside_busy_ms" in t
+                        else ")"
+                    )
                     for t in r["threads"]
                 )
             )
@@ -224,12 +229,12 @@ def bench_section() -> list[str]:
         "Commands:",
         "",
         "- `autofine bench --camera cameras/vtest.yaml --model fall-yolov8s-int8 --baseline-model-path "
-        "~/.cache/autofine/models/fall-yolov8s/best_fp16.onnx --frames 60 --max-cameras 6 --camera-frames 15 "
+        "~/.cache/autofine/models/fall-yolov8s/best_fp16.onnx --frames 300 --max-cameras 6 --camera-frames 15 "
         "--out benchmarks/results`",
         "- `autofine bench --camera cameras/vtest.yaml --model fall-yolov8s --frames 60 --max-cameras 4 "
         "--camera-frames 15 --out benchmarks/results`",
-        "- `autofine bench --model yolox-nano --model-path ../shared/models/yolox_nano.onnx --frames 60 "
-        "--max-cameras 8 --camera-frames 15 --no-baseline --out benchmarks/results`",
+        "- `autofine bench --model yolox-nano --model-path ../shared/models/yolox_nano.onnx --frames 300 "
+        "--max-cameras 10 --camera-frames 15 --no-baseline --out benchmarks/results`",
         "",
     ]
     return lines
@@ -271,6 +276,13 @@ def _write_into_readme(lines: list[str]) -> None:
     _, tail = rest.split(README_END, 1)
     readme.write_text(f"{head}{README_START}\n{body}\n{README_END}{tail}")
     print(f"wrote the Results section of {readme}")
+
+
+def _spin(row: dict) -> str:
+    """' spinning' / ' sleeping' for rows of benches that compared both (detector.spin), else nothing."""
+    if "spin" not in row:
+        return ""
+    return " spinning" if row["spin"] else " sleeping"
 
 
 if __name__ == "__main__":

@@ -85,3 +85,29 @@ def test_idle_threads_sleep_unless_the_camera_asks_them_to_spin(tmp_path):
     for spin in (False, True):
         config = CameraConfig.model_validate({**fields, "detector": {"spin": spin}})
         assert spinning(load_camera_detector(config).runner) == str(int(spin))
+
+
+def test_io_binding_gives_the_same_outputs_as_a_plain_run(vtest_people_frames):
+    """CUDA and TensorRT run through an I/O binding (outputs on the device); the same code on the CPU provider
+    must return what `session.run` returns, for a dynamic batch and for a fixed-batch model run frame by frame."""
+    from vision.detectors import load_detector
+
+    detector = load_detector("fall-yolov8s-int8")
+    assert detector.runner.io_binding is False  # CPU: off unless asked
+    bound = OnnxRunner(detector.runner.path, io_binding=True)
+    images = [image for image, _ in vtest_people_frames.values()]
+    batch = np.stack([detector._preprocess(image)[0] for image in images])
+    plain_out, bound_out = detector.runner.run(batch), bound.run(batch)
+    assert len(plain_out) == len(bound_out) >= 1
+    for a, b in zip(plain_out, bound_out, strict=True):
+        assert a.shape == b.shape and a.shape[0] == len(images)
+        np.testing.assert_array_equal(a, b)
+    assert bound.busy_s > 0
+
+
+def test_io_binding_on_a_fixed_batch_model(tmp_path):
+    model = constant_model(tmp_path / "m.onnx", np.arange(6, dtype=np.float32).reshape(1, 2, 3))
+    bound = OnnxRunner(model, io_binding=True)
+    outputs = bound.run(np.zeros((3, 3, 64, 64), dtype=np.float32))
+    assert outputs[0].shape == (3, 2, 3)
+    np.testing.assert_array_equal(outputs[0][2], np.arange(6).reshape(2, 3))

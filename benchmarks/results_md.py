@@ -229,8 +229,8 @@ def bench_section() -> list[str]:
         "Commands:",
         "",
         "- `autofine bench --camera cameras/vtest.yaml --model fall-yolov8s-int8 --baseline-model-path "
-        "~/.cache/autofine/models/fall-yolov8s/best_fp16.onnx --frames 300 --max-cameras 6 --camera-frames 15 "
-        "--out benchmarks/results`",
+        "~/.cache/autofine/models/fall-yolov8s/best_fp16.onnx --frames 300 --max-cameras 6 "
+        "--camera-frames 15 --out benchmarks/results`",
         "- `autofine bench --camera cameras/vtest.yaml --model fall-yolov8s --frames 60 --max-cameras 4 "
         "--camera-frames 15 --out benchmarks/results`",
         "- `autofine bench --model yolox-nano --model-path ../shared/models/yolox_nano.onnx --frames 300 "

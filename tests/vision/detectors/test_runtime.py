@@ -88,8 +88,8 @@ def test_idle_threads_sleep_unless_the_camera_asks_them_to_spin(tmp_path):
 
 
 def test_io_binding_gives_the_same_outputs_as_a_plain_run(vtest_people_frames):
-    """CUDA and TensorRT run through an I/O binding (outputs on the device); the same code on the CPU provider
-    must return what `session.run` returns, for a dynamic batch and for a fixed-batch model run frame by frame."""
+    """CUDA and TensorRT run through an I/O binding (outputs on the device); the same code on the CPU
+    provider must return what `session.run` returns, for a batch of real frames."""
     from vision.detectors import load_detector
 
     detector = load_detector("fall-yolov8s-int8")

@@ -46,7 +46,7 @@ class EvidenceFile(_Strict):
 
 
 class Redaction(_Strict):
-    method: str = Field(description="How bystanders were hidden, e.g. 'gaussian-blur'.")
+    method: str = Field(description="How bystanders were hidden, e.g. 'downscale-8x-gaussian-blur'.")
     regions: int = Field(ge=0, description="Number of regions redacted in the stored evidence.")
     offender_kept_visible: bool = True
     notes: str = ""

@@ -21,7 +21,7 @@ import numpy as np
 
 from vision.detections import Detections, box_iou
 
-METHOD = "gaussian-blur"
+METHOD = "downscale-8x-gaussian-blur"  # what `strong_blur` does, recorded in every violation
 _MOTION_SCALE = 0.5  # masks are computed at half size: enough for people-sized regions, 4x cheaper
 _MAX_BACKGROUND_FRAMES = 31
 

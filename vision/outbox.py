@@ -9,6 +9,10 @@ that re-emits the same incident adds nothing.
 delivered only on 2xx (201 new, 200 duplicate) or 409 (the service already has it); 5xx, timeouts and
 connection errors are retried with exponential backoff and jitter; any other 4xx parks the row with the
 error text for a human (`autofine outbox status`, then `autofine outbox retry --parked`).
+
+Delivered rows are receipts: the publisher deletes them (and any evidence still kept for them) once they are
+older than `PublisherConfig.delivered_retention_days`, when it starts and then once an hour
+(`Outbox.prune_delivered`, also `autofine outbox prune`).
 """
 
 from __future__ import annotations
@@ -68,6 +72,11 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at, id);
 # Transient 4xx: the request itself is fine, the service asks us to come back later.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 
+# Evidence folders of pruned rows are renamed to this prefix inside the pruning transaction, then deleted.
+_PRUNED_PREFIX = ".pruned-"
+PRUNE_INTERVAL_S = 3600.0  # a running publisher prunes at start, then at most this often
+MAX_RETENTION_DAYS = 3650.0
+
 
 def outbox_dir() -> Path:
     """Where camera outboxes live by default: `AUTOFINE_OUTBOX_DIR`, else `<AUTOFINE_DATA_DIR>/outbox`
@@ -117,6 +126,15 @@ class PublisherConfig(BaseModel):
     keep_delivered_evidence: bool = Field(
         default=False,
         description="Keep evidence on the camera after the service confirmed receipt (default: delete it).",
+    )
+    delivered_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Days a delivered row (its record JSON, plus its evidence when keep_delivered_evidence) "
+        "stays in the outbox after the service confirmed it. The publisher deletes older delivered rows when "
+        "it starts and then once an hour; 0 = delete every delivered row at that next pass (so a delivered "
+        "row lives at most about an hour). Pending and parked rows are never deleted.",
     )
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> float:
@@ -224,14 +242,16 @@ class Outbox:
         self._sweep_orphans()
 
     def _sweep_orphans(self, min_age_s: float = 600.0) -> None:
-        """Remove evidence folders left by a crash inside `add` (no row refers to them), once they are old
-        enough that no live `add` can still be working on them."""
+        """Remove evidence folders no row refers to: those left by a crash inside `add`, once they are old
+        enough that no live `add` can still be working on them, and those of pruned rows at any age."""
         with self._lock:
             known = {row[0] for row in self._db.execute("SELECT files_dir FROM outbox")}
         cutoff = time.time() - min_age_s
         for folder in self.files_root.iterdir():
             try:
-                if folder.name not in known and folder.stat().st_mtime < cutoff:
+                if folder.name not in known and (
+                    folder.name.startswith(_PRUNED_PREFIX) or folder.stat().st_mtime < cutoff
+                ):
                     shutil.rmtree(folder, ignore_errors=True)
             except OSError:
                 continue
@@ -345,9 +365,15 @@ class Outbox:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def mark_delivered(
-        self, entry_id: int, *, http_status: int, response_json: str | None, keep_files: bool = False
+        self,
+        entry_id: int,
+        *,
+        http_status: int,
+        response_json: str | None,
+        keep_files: bool = False,
+        now: float | None = None,
     ) -> None:
-        now = time.time()
+        now = time.time() if now is None else now
         with self._transaction() as db:
             row = db.execute("SELECT files_dir FROM outbox WHERE id = ?", (entry_id,)).fetchone()
             db.execute(
@@ -397,6 +423,39 @@ class Outbox:
                 "UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE state = 'parked'",
                 (time.time(),),
             ).rowcount
+
+    def prune_delivered(self, older_than_s: float, *, now: float | None = None) -> int:
+        """Delete delivered rows confirmed more than `older_than_s` before `now`, and the evidence the outbox
+        still keeps for them (`keep_delivered_evidence`). Pending and parked rows are never touched. Returns
+        how many rows went.
+
+        The service is the system of record once it acknowledged a row. Without the row, `add` accepts the
+        same idempotency key again (a replayed file source); the service answers that repeat 200 duplicate
+        or 409, so it costs one request and creates nothing twice.
+        """
+        if not older_than_s >= 0:  # also refuses NaN
+            raise ValueError(f"older_than_s must be >= 0, got {older_than_s}")
+        cutoff = (time.time() if now is None else now) - older_than_s
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT files_dir FROM outbox WHERE state = 'delivered' AND delivered_at < ?", (cutoff,)
+            ).fetchall()
+            # Renamed, not deleted, while the write lock is held: once the rows are gone, an `add` of the
+            # same key (here or in another process) gets a fresh folder that this prune cannot touch.
+            for row in rows:
+                try:
+                    os.replace(
+                        self.files_root / row["files_dir"],
+                        self.files_root / f"{_PRUNED_PREFIX}{uuid.uuid4().hex}",
+                    )
+                except FileNotFoundError:  # the usual case: evidence deleted at delivery
+                    continue
+            removed = db.execute(
+                "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?", (cutoff,)
+            ).rowcount
+        # Rows first, files second: a crash here leaves only `.pruned-*` folders, which every sweep deletes.
+        self._sweep_orphans()
+        return removed
 
     # -- reading --------------------------------------------------------------------------------------------
 
@@ -518,6 +577,8 @@ class Publisher:
         self._rng = random.Random()
         self.sent = 0
         self.failures = 0
+        self.pruned = 0
+        self._next_prune_at: float | None = None  # time.monotonic(); None = prune on the first pass
 
     @property
     def intake_url(self) -> str:
@@ -566,6 +627,7 @@ class Publisher:
                     return
                 self._wake.clear()
                 try:
+                    self._prune_if_due()
                     if self._pass(client):
                         return
                 except Exception:  # the thread must outlive surprises (disk, locks); rows stay pending
@@ -589,6 +651,22 @@ class Publisher:
             if result.outcome == "retry":
                 break  # everything else waits out the backoff too
         return False
+
+    def _prune_if_due(self) -> None:
+        """Delete delivered rows past their retention: on the first pass, then at most once an hour."""
+        now = time.monotonic()
+        if self._next_prune_at is not None and now < self._next_prune_at:
+            return
+        self._next_prune_at = now + PRUNE_INTERVAL_S  # set first: a failing prune is not retried every pass
+        removed = self.outbox.prune_delivered(self.config.delivered_retention_days * 86400.0)
+        self.pruned += removed
+        if removed:
+            log.info(
+                "pruned %d delivered row(s) older than %g days from %s",
+                removed,
+                self.config.delivered_retention_days,
+                self.outbox.path,
+            )
 
     def _sleep_until(self, next_due: float | None) -> None:
         wait = self.config.poll_interval_s

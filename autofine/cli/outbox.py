@@ -1,4 +1,4 @@
-"""`autofine outbox status|retry`: look at and nudge a camera's durable delivery queue."""
+"""`autofine outbox status|retry|prune`: look at, nudge and trim a camera's durable delivery queue."""
 
 from __future__ import annotations
 
@@ -126,3 +126,55 @@ def retry(
                 typer.echo(f"  sent {publisher.sent}; pending {left}, parked {counts['parked']}")
                 if left or counts["parked"]:
                     raise typer.Exit(1)
+
+
+@app.command()
+def prune(
+    path: PathOption = None,
+    camera: Annotated[
+        Path | None,
+        typer.Option(
+            "--camera",
+            "-c",
+            help="Camera config YAML: prune the outbox its pipeline uses (delivery.outbox_path, "
+            "else <outbox dir>/<camera_id>.sqlite3).",
+        ),
+    ] = None,
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(
+            "--older-than-days",
+            help="Delete delivered rows confirmed more than this many days ago (0 = every delivered row).",
+            show_default="30, the publisher's delivered_retention_days",
+        ),
+    ] = None,
+) -> None:
+    """Delete delivered rows (and evidence kept for them) past their retention; pending and parked stay."""
+    from vision.outbox import MAX_RETENTION_DAYS, Outbox, PublisherConfig
+
+    if path is not None and camera is not None:
+        raise UserError("pass either --path or --camera, not both")
+    days = PublisherConfig().delivered_retention_days if older_than_days is None else older_than_days
+    if not 0 <= days <= MAX_RETENTION_DAYS:
+        raise UserError(f"--older-than-days {days:g} must be between 0 and {MAX_RETENTION_DAYS:g}")
+    if camera is not None:
+        path = _camera_outbox_path(camera)
+    for outbox_path in _outbox_paths(path):
+        with Outbox(outbox_path) as outbox:
+            removed = outbox.prune_delivered(days * 86400.0)
+            counts = outbox.counts()
+        typer.echo(
+            f"{outbox_path}: {removed} delivered row(s) older than {days:g} day(s) removed; left: "
+            + ", ".join(f"{state} {n}" for state, n in counts.items())
+        )
+
+
+def _camera_outbox_path(camera: Path) -> Path:
+    """The outbox file `autofine run --camera` writes to (without --outbox)."""
+    from vision.outbox import default_outbox_path
+    from vision.scene import load_camera_config
+
+    config = load_camera_config(camera)
+    if config.delivery is not None and config.delivery.outbox_path is not None:
+        return config.delivery.outbox_path
+    return default_outbox_path(config.camera_id)

@@ -1,4 +1,4 @@
-"""`autofine outbox status|retry` as a user runs them (subprocesses) on a real outbox file."""
+"""`autofine outbox status|retry|prune` as a user runs them (subprocesses) on a real outbox file."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from tests.vision.test_outbox import IntakeServer, make_record
+from tests.vision.test_outbox import IntakeServer, fill_every_state, make_record
 from vision.outbox import Outbox
 
 
@@ -76,3 +77,50 @@ def test_missing_outbox_is_one_red_line(tmp_path: Path) -> None:
     assert "not found" in result.stderr
     empty = autofine("outbox", "status", env={"AUTOFINE_OUTBOX_DIR": str(tmp_path)})
     assert empty.returncode == 2 and "no outbox in" in empty.stderr
+
+
+def test_prune_removes_delivered_rows_past_retention_and_prints_the_count(tmp_path: Path) -> None:
+    path = tmp_path / "outbox" / "cam-test.sqlite3"
+    with Outbox(path) as outbox:  # delivered 40 days ago x2, 1 day ago x2, pending x2, parked x1
+        keys = fill_every_state(tmp_path, outbox, time.time(), old=2, recent=2, pending=2, parked=1)
+    result = autofine("outbox", "prune", "--path", path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"{path}: 2 delivered row(s) older than 30 day(s) removed; left: pending 2, delivered 2, parked 1"
+    )
+    with Outbox(path) as outbox:
+        kept = sorted(e.idempotency_key for e in outbox.entries())
+    assert kept == sorted(keys["recent"] + keys["pending"] + keys["parked"])
+
+    # --camera finds the outbox the pipeline of that camera config uses (here the default one).
+    camera = tmp_path / "cam.yaml"
+    camera.write_text("camera_id: cam-test\n")
+    env = {"AUTOFINE_OUTBOX_DIR": str(path.parent)}
+    result = autofine("outbox", "prune", "--camera", camera, "--older-than-days", "0", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "2 delivered row(s) older than 0 day(s) removed; left: pending 2, delivered 0, parked 1"
+        in result.stdout
+    )
+    with Outbox(path) as outbox:
+        assert outbox.counts() == {"pending": 2, "delivered": 0, "parked": 1}
+
+
+def test_prune_bad_input_is_one_red_line(tmp_path: Path) -> None:
+    path = tmp_path / "outbox" / "cam-test.sqlite3"
+    with Outbox(path) as outbox:
+        fill_every_state(tmp_path, outbox, time.time(), old=1, recent=0, pending=1, parked=0)
+    camera = tmp_path / "cam.yaml"
+    camera.write_text("camera_id: cam-test\n")
+    cases = [
+        (("--path", path, "--older-than-days", "-1"), "must be between 0 and"),
+        (("--path", path, "--camera", camera), "either --path or --camera"),
+        (("--camera", tmp_path / "nope.yaml"), "camera config"),
+    ]
+    for args, message in cases:
+        result = autofine("outbox", "prune", *args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert result.stderr.strip().count("\n") == 0, result.stderr
+        assert message in result.stderr
+    with Outbox(path) as outbox:  # nothing was pruned by the refused commands
+        assert outbox.counts() == {"pending": 1, "delivered": 1, "parked": 0}

@@ -386,3 +386,158 @@ def test_folders_left_by_a_crash_inside_add_are_swept_when_old(tmp_path: Path) -
     with Outbox(path) as reopened:
         remaining = sorted(p.name for p in reopened.files_root.iterdir())
     assert remaining == sorted([kept.name, fresh_tmp.name])
+
+
+# -- pruning delivered rows ----------------------------------------------------------------------------------
+
+DAY = 86400.0
+
+
+def fill_every_state(
+    tmp_path: Path,
+    outbox: Outbox,
+    now: float,
+    *,
+    old: int = 3,
+    recent: int = 3,
+    pending: int = 3,
+    parked: int = 3,
+    keep_files: bool = True,
+) -> dict[str, list[str]]:
+    """Rows delivered 40 days before `now`, delivered 1 day before, pending (one backed off) and parked.
+    Returns their idempotency keys by group."""
+    groups = {"old": old, "recent": recent, "pending": pending, "parked": parked}
+    keys: dict[str, list[str]] = {}
+    n = 0
+    for group, count in groups.items():
+        keys[group] = []
+        for _ in range(count):
+            record, files = make_record(tmp_path, n)
+            assert outbox.add(record, files)
+            entry = outbox.entries()[-1]
+            if group in ("old", "recent"):
+                delivered_at = now - (40 if group == "old" else 1) * DAY
+                outbox.mark_delivered(
+                    entry.id, http_status=201, response_json=None, keep_files=keep_files, now=delivered_at
+                )
+            elif group == "parked":
+                outbox.mark_parked(entry.id, http_status=422, error="scripted 422")
+            elif n % 2:
+                outbox.mark_failed(entry.id, http_status=503, error="down", delay_s=3600)
+            keys[group].append(record.idempotency_key)
+            n += 1
+    return keys
+
+
+def test_prune_removes_delivered_rows_past_retention_and_their_kept_evidence(tmp_path: Path) -> None:
+    now = time.time()
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    keys = fill_every_state(tmp_path, outbox, now)
+    # One old row whose evidence was deleted at delivery (the default), beside old rows that kept theirs.
+    extra, extra_files = make_record(tmp_path, 99)
+    outbox.add(extra, extra_files)
+    outbox.mark_delivered(outbox.entries()[-1].id, http_status=201, response_json=None, now=now - 40 * DAY)
+    keys["old"].append(extra.idempotency_key)
+    before = {e.idempotency_key: e for e in outbox.entries()}
+    assert outbox.counts() == {"pending": 3, "delivered": 7, "parked": 3}
+    old_folders = [before[k].files_dir for k in keys["old"]]
+    assert [f.exists() for f in old_folders] == [True, True, True, False]
+
+    assert outbox.prune_delivered(30 * DAY, now=now) == 4
+
+    after = {e.idempotency_key: e for e in outbox.entries()}
+    assert outbox.counts() == {"pending": 3, "delivered": 3, "parked": 3}
+    assert sorted(after) == sorted(keys["recent"] + keys["pending"] + keys["parked"])
+    for key in keys["pending"] + keys["parked"]:
+        assert after[key] == before[key]  # untouched: same attempts, errors, retry times
+    assert not any(f.exists() for f in old_folders)
+    # Every surviving row keeps its evidence byte for byte, and nothing else is left in the evidence root.
+    for entry in after.values():
+        data = entry.files()["snapshot.jpg"].read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry.record().evidence[0].sha256
+    assert sorted(p.name for p in outbox.files_root.iterdir()) == sorted(
+        e.files_dir.name for e in after.values()
+    )
+    assert len(after) == 9
+
+    assert outbox.prune_delivered(30 * DAY, now=now) == 0  # nothing more is old enough
+    # A month later the once-recent rows are past retention too; pending and parked still stay.
+    assert outbox.prune_delivered(30 * DAY, now=now + 30 * DAY) == 3
+    assert outbox.counts() == {"pending": 3, "delivered": 0, "parked": 3}
+    assert len(list(outbox.files_root.iterdir())) == 6
+    # With 0 days every delivered row goes, however recent.
+    record, files = make_record(tmp_path, 100)
+    outbox.add(record, files)
+    outbox.mark_delivered(outbox.entries()[-1].id, http_status=201, response_json=None, now=now)
+    assert outbox.prune_delivered(0, now=now + 1) == 1
+    assert outbox.counts() == {"pending": 3, "delivered": 0, "parked": 3}
+
+
+def test_prune_refuses_a_negative_age(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "outbox.sqlite3") as outbox:
+        for bad in (-1.0, float("nan")):
+            with pytest.raises(ValueError, match="older_than_s"):
+                outbox.prune_delivered(bad)
+    with pytest.raises(ValueError, match="delivered_retention_days"):
+        PublisherConfig(delivered_retention_days=-1)
+    assert PublisherConfig().delivered_retention_days == 30
+
+
+def test_a_replayed_record_is_accepted_again_once_its_delivered_row_is_pruned(tmp_path: Path) -> None:
+    """Documented trade-off: after the retention period the outbox forgets a delivered key, so replaying the
+    same footage stores and sends the incident again; the service answers that repeat 200 duplicate."""
+    now = time.time()
+    record, files = make_record(tmp_path, 1)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    assert outbox.add(record, files)
+    outbox.mark_delivered(
+        outbox.entries()[0].id, http_status=201, response_json=None, keep_files=True, now=now - 40 * DAY
+    )
+    assert outbox.add(record, files) is False  # within retention: a repeat
+    assert outbox.prune_delivered(30 * DAY, now=now) == 1
+    assert outbox.add(record, files) is True  # forgotten: stored again, pending
+    (entry,) = outbox.entries()
+    assert entry.state == "pending" and entry.attempts == 0
+    assert entry.files()["snapshot.jpg"].read_bytes() == files["snapshot.jpg"].read_bytes()
+
+
+def test_folders_left_by_a_crash_inside_prune_are_swept_at_any_age(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    with Outbox(path) as outbox:
+        outbox.add(*make_record(tmp_path, 0))
+        pending_folder = outbox.entries()[0].files_dir
+        leftover = outbox.files_root / ".pruned-0123456789abcdef"  # rows committed away, files not yet
+        leftover.mkdir()
+        (leftover / "snapshot.jpg").write_bytes(b"x")
+    with Outbox(path) as reopened:
+        assert sorted(reopened.files_root.iterdir()) == [pending_folder]
+
+
+def test_publisher_prunes_on_start_and_delivers_the_pending_rows(tmp_path: Path, serve) -> None:
+    server = serve(lambda n, key: 201)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    keys = fill_every_state(tmp_path, outbox, time.time(), old=2, recent=2, pending=2, parked=1)
+    outbox.retry_now()
+    publisher = Publisher(outbox, service_url=server.url, token="t", config=FAST).start()
+    wait_for(lambda: outbox.counts() == {"pending": 0, "delivered": 4, "parked": 1})
+    assert publisher.stop(drain_timeout_s=5) == 0
+    assert publisher.pruned == 2
+    assert sorted(server.keys()) == sorted(keys["pending"])
+    delivered = [e.idempotency_key for e in outbox.entries("delivered")]
+    assert sorted(delivered) == sorted(keys["recent"] + keys["pending"])
+
+
+def test_publisher_prunes_at_start_not_on_every_pass(tmp_path: Path, serve) -> None:
+    """With 0 days the start removes every delivered row; the rows this publisher then delivers stay,
+    although the loop passes the prune check again after sending them (pruning is hourly)."""
+    server = serve(lambda n, key: 201)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    keys = fill_every_state(tmp_path, outbox, time.time(), old=2, recent=2, pending=3, parked=2)
+    outbox.retry_now()
+    config = FAST.model_copy(update={"delivered_retention_days": 0})
+    publisher = Publisher(outbox, service_url=server.url, token="t", config=config).start()
+    wait_for(lambda: outbox.counts()["delivered"] == 3)
+    assert publisher.stop(drain_timeout_s=5) == 0
+    assert publisher.pruned == 4
+    assert outbox.counts() == {"pending": 0, "delivered": 3, "parked": 2}
+    assert sorted(e.idempotency_key for e in outbox.entries("delivered")) == sorted(keys["pending"])

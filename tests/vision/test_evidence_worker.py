@@ -159,7 +159,9 @@ def test_full_queue_blocks_the_frame_loop_instead_of_dropping(tmp_path: Path) ->
     while not waited.wait(0.05):
         if pipeline.evidence_worker.full_waits >= 1 or finished.is_set():
             waited.set()
-    assert pipeline.evidence_worker.full_waits == 1
+    # >= 1, not == 1: when the worker thread starts late, the second hand-off already finds the first still
+    # queued and waits too (seen once in a fresh-clone CI run)
+    assert pipeline.evidence_worker.full_waits >= 1
     assert not finished.is_set() and frames_done[0] < FRAMES  # the camera is held, not dropping
     gated.gate.set()
     camera.join(WAIT_S)

@@ -32,17 +32,31 @@ def rule() -> LitteringRule:
 
 
 def _pasted(shared_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The photo pasted into the frame, and its first labelled box in frame pixels."""
+    frame, boxes = _pasted_with_boxes(shared_dir, name)
+    return frame, boxes[0]
+
+
+def _pasted_with_boxes(shared_dir: Path, name: str) -> tuple[np.ndarray, list[np.ndarray]]:
     data = shared_dir / "datasets" / "litter"
     photo = cv2.imread(str(data / "images" / "valid" / name))
     h, w = photo.shape[:2]
     frame = np.full((720, 1280, 3), 128, np.uint8)
     frame[40 : 40 + h, 300 : 300 + w] = photo
-    row = (data / "labels" / "valid" / f"{Path(name).stem}.txt").read_text().split()
-    cx, cy, bw, bh = (float(v) for v in row[1:5])
-    box = np.array(
-        [(cx - bw / 2) * w + 300, (cy - bh / 2) * h + 40, (cx + bw / 2) * w + 300, (cy + bh / 2) * h + 40]
-    )
-    return frame, box
+    boxes = []
+    for line in (data / "labels" / "valid" / f"{Path(name).stem}.txt").read_text().splitlines():
+        cx, cy, bw, bh = (float(v) for v in line.split()[1:5])
+        boxes.append(
+            np.array(
+                [
+                    (cx - bw / 2) * w + 300,
+                    (cy - bh / 2) * h + 40,
+                    (cx + bw / 2) * w + 300,
+                    (cy + bh / 2) * h + 40,
+                ]
+            )
+        )
+    return frame, boxes
 
 
 def _object(box: np.ndarray) -> LitterObject:
@@ -85,19 +99,8 @@ def test_the_default_margin_verifies_most_pasted_litter(rule: LitteringRule, sha
     images = sorted((shared_dir / "datasets" / "litter" / "images" / "valid").iterdir())[:15]
     verified = total = 0
     for image in images:
-        labels = (shared_dir / "datasets" / "litter" / "labels" / "valid" / f"{image.stem}.txt").read_text()
-        frame, _ = _pasted(shared_dir, image.name)
-        h, w = cv2.imread(str(image)).shape[:2]
-        for line in labels.splitlines():
-            cx, cy, bw, bh = (float(v) for v in line.split()[1:5])
-            box = np.array(
-                [
-                    (cx - bw / 2) * w + 300,
-                    (cy - bh / 2) * h + 40,
-                    (cx + bw / 2) * w + 300,
-                    (cy + bh / 2) * h + 40,
-                ]
-            )
+        frame, boxes = _pasted_with_boxes(shared_dir, image.name)
+        for box in boxes:
             obj = _object(box)
             rule._verify(obj, frame, box)
             verified += obj.verified_by_model

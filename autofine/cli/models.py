@@ -107,6 +107,13 @@ def train(
         "offline bootstrap from the fall model.",
     ),
     device: str = typer.Option("cpu", "--device", help="Torch device: cpu, 0 (first GPU), ..."),
+    lr0: float | None = typer.Option(
+        None,
+        "--lr0",
+        min=1e-6,
+        help="AdamW learning rate; default: ultralytics picks (0.002 for one class, too high to go on "
+        "from trained weights with the whole network unfrozen).",
+    ),
     export: bool = typer.Option(True, "--export/--no-export", help="Export models/<kind>.onnx afterwards."),
 ) -> None:
     """Train the cigarette or litter detector (ultralytics), export ONNX with metadata, record its sha256."""
@@ -125,6 +132,7 @@ def train(
         runs_dir=runs_dir,
         base_weights=weights,
         device=device,
+        lr0=lr0,
     )
     typer.echo(f"best checkpoint: {result.best}")
     if export:

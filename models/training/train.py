@@ -88,6 +88,7 @@ def train(
     base_weights: str | None = None,
     device: str = "cpu",
     workers: int = 2,
+    lr0: float | None = None,
 ) -> TrainResult:
     """Train `kind` on `data`; `base_weights` (e.g. `yolo11n.pt`, online) skips the offline bootstrap."""
     if kind not in MODEL_KINDS:
@@ -110,7 +111,9 @@ def train(
         YOLO(str(last)).train(resume=True)
     else:
         data = data.resolve()
-        extra: dict[str, float] = {"time": hours} if hours else {}
+        extra: dict[str, float | str] = {"time": hours} if hours else {}
+        if lr0 is not None:  # ultralytics' own choice (AdamW 0.002 for one class) can undo trained weights
+            extra.update(optimizer="AdamW", lr0=lr0, warmup_bias_lr=lr0)
         if resume:  # a run that finished (epochs or --hours) keeps weights only: go on from them
             print(f"{last} is a finished run (no optimizer state): training {epochs} more epochs from it")
             base_weights = str(last)
@@ -198,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--freeze", type=int, default=10)
     parser.add_argument("--hours", type=float, default=None)
+    parser.add_argument("--lr0", type=float, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--runs-dir", type=Path, default=None)
     parser.add_argument("--bootstrap-onnx", type=Path, default=None)
@@ -211,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         batch=args.batch,
         freeze=args.freeze or None,
         hours=args.hours,
+        lr0=args.lr0,
         resume=args.resume,
         runs_dir=args.runs_dir,
         bootstrap_onnx=args.bootstrap_onnx,

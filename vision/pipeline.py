@@ -38,7 +38,7 @@ from vision.rules import build_rules
 from vision.rules.base import Observation, Rule
 from vision.scene import CameraConfig, PedestrianSignal, Scene, zones_outside_frame
 from vision.sinks import ViolationSink
-from vision.smoking_stage import SmokingStage
+from vision.smoking_stage import SmokingStage, load_cigarette_detector
 from vision.sources import FrameSource, open_source
 from vision.tracking import Tracker, TrackerSettings
 
@@ -247,14 +247,9 @@ class CameraPipeline:
         if not smoking.enabled or two_stage is None or not self.scene.has("no_smoking"):
             return None
         if detector is None:
-            from vision.detectors import load_detector
-
-            detector = load_detector(
-                two_stage.model,
-                path=two_stage.model_path,
-                conf=two_stage.conf,
-                providers=self.config.detector.providers or None,
-                threads=self.config.detector.threads,
+            runtime = self.config.detector
+            detector = load_cigarette_detector(
+                two_stage, providers=runtime.providers or None, threads=runtime.threads
             )
         return SmokingStage(detector, two_stage, self.scene, self.config.detection.person_class)
 

@@ -18,6 +18,16 @@ from vision.rules.smoking import TwoStageSmokingConfig
 from vision.scene import Scene
 
 
+def load_cigarette_detector(
+    config: TwoStageSmokingConfig, *, providers: list[str] | None = None, threads: int | None = None
+) -> Detector:
+    """The cigarette model as `config` runs it: its model and threshold, one view or flip TTA."""
+    from vision.detectors import load_detector, load_flip_tta
+
+    load = load_flip_tta if config.flip_tta else load_detector
+    return load(config.model, path=config.model_path, conf=config.conf, providers=providers, threads=threads)
+
+
 class SmokingStage:
     def __init__(
         self, detector: Detector, config: TwoStageSmokingConfig, scene: Scene, person_class: str = "person"

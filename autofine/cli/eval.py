@@ -59,6 +59,12 @@ def detect(
         str | None, typer.Option(help="onnxruntime providers, e.g. 'cpu' or 'cuda,cpu'.")
     ] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="onnxruntime intra-op threads.")] = None,
+    flip_tta: Annotated[
+        bool,
+        typer.Option(
+            "--flip-tta", help="Run on each image and its mirror, fuse the boxes (as the smoking stage does)."
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option("--out", help="Folder for JSON, Markdown and PR-curve PNG.")] = Path(
         "eval-results"
     ),
@@ -66,14 +72,14 @@ def detect(
     """mAP50, mAP50-95, precision and recall per class, PR curves and speed of a detector on a dataset."""
     from datasets.formats import load_dataset, parse_class_map
     from evaluation.detect_eval import AP_CONF, run_detect_eval, write_outputs
-    from vision.detectors import load_detector
+    from vision.detectors import load_detector, load_flip_tta
 
     dataset = load_dataset(data, split)
     if dataset_class_map:
         dataset = dataset.renamed(parse_class_map(dataset_class_map))
     if limit:
         dataset = dataset.head(limit)
-    detector = load_detector(
+    detector = (load_flip_tta if flip_tta else load_detector)(
         str(model),
         path=model_path,
         providers=providers.split(",") if providers else None,
@@ -83,6 +89,7 @@ def detect(
     )
     info = detector.model_info.model_dump()
     info["providers"] = list(detector.providers)
+    info["flip_tta"] = flip_tta
     result = run_detect_eval(
         dataset,
         detector,
@@ -96,6 +103,7 @@ def detect(
         Path(model).stem,
         Path(data).resolve().parent.name,
         *([class_map] if class_map else []),
+        *(["flip"] if flip_tta else []),
     ]
     result = write_outputs(result, out, _stem(*parts, *(classes.split(",") if classes else [])))
     o = result.report.overall

@@ -56,13 +56,18 @@ def _smoker(people: Detections, cigarettes: np.ndarray, image_height: int) -> in
 
 
 def distance_curve(
-    data: Path, cigarette_model: str, person_model: str, conf: float, person_path: Path | None = None
+    data: Path,
+    cigarette_model: str,
+    person_model: str,
+    conf: float,
+    person_path: Path | None = None,
+    flip_tta: bool = True,
 ) -> tuple[list[DistancePoint], int]:
-    from vision.detectors import load_detector
+    from vision.detectors import load_detector, load_flip_tta
 
     dataset = load_yolo(data, "val")
     people_detector = load_detector(person_model, path=person_path, conf=0.4, class_map={})
-    cigarette_detector = load_detector(cigarette_model, conf=conf)
+    cigarette_detector = (load_flip_tta if flip_tta else load_detector)(cigarette_model, conf=conf)
     config = SmokingCropConfig(min_person_height_px=16, every_n_frames=1)
     cropper = SmokingCropper(cigarette_detector, config)
     counts = {h: [0, 0, 0, 0] for h in HEIGHTS}  # people, boxes, boxes found, people hit
@@ -138,20 +143,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--person-model", default="yolox-nano")
     parser.add_argument("--person-path", type=Path, default=None)
     parser.add_argument("--conf", type=float, default=0.25)
+    parser.add_argument("--no-flip-tta", action="store_true", help="one view per crop (flip_tta off)")
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
     args = parser.parse_args(argv)
-    points, usable = distance_curve(args.data, args.model, args.person_model, args.conf, args.person_path)
+    points, usable = distance_curve(
+        args.data, args.model, args.person_model, args.conf, args.person_path, flip_tta=not args.no_flip_tta
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"{usable} valid photos with a standing, whole smoker found by {args.person_model}")
     print("height_px  people  boxes  box_recall  smoker_hit_rate")
     for p in points:
         row = f"{p.person_height_px:9d}  {p.people:6d}  {p.boxes:5d}  {p.box_recall:10.3f}"
         print(f"{row}  {p.person_hit_rate:15.3f}")
-    title = f"{args.model} two-stage recall vs person height (conf {args.conf}, {usable} photos)"
+    tta = "" if args.no_flip_tta else ", flip TTA"
+    title = f"{args.model} two-stage recall vs person height (conf {args.conf}{tta}, {usable} photos)"
     png = plot(points, args.out / "cigarette_distance.png", title)
     (args.out / "cigarette_distance.json").write_text(
         json.dumps(
-            {"usable_photos": usable, "conf": args.conf, "points": [asdict(p) for p in points]}, indent=1
+            {
+                "usable_photos": usable,
+                "conf": args.conf,
+                "flip_tta": not args.no_flip_tta,
+                "points": [asdict(p) for p in points],
+            },
+            indent=1,
         )
     )
     print(f"wrote {png}")

@@ -27,6 +27,7 @@ import pytest
 from vision.crops import SmokingCropper
 from vision.detections import box_iou
 from vision.rules.smoking import TwoStageSmokingConfig
+from vision.smoking_stage import load_cigarette_detector
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +81,7 @@ def photo_run(shared_dir: Path, yolox_nano_path: Path) -> PhotoRun:
 
     config = TwoStageSmokingConfig()
     people_detector = load_detector("yolox-nano", path=yolox_nano_path, conf=0.3)
-    cropper = SmokingCropper(load_detector(config.model, conf=config.conf), config)
+    cropper = SmokingCropper(load_cigarette_detector(config), config)
     data = shared_dir / "datasets" / "cigarettes"
     smokers, clean = [], []
     for image_path in sorted((data / "images" / "valid").glob("*.jpg")):

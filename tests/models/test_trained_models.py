@@ -11,7 +11,7 @@ from autofine.hashing import sha256_file
 from datasets.formats import load_yolo
 from evaluation.detection import match_counts
 from models import registry
-from vision.detectors import load_detector
+from vision.detectors import load_detector, load_flip_tta
 
 # Measured 0.927 (38 of 41 boxes) on these 40 photos at the operating conf 0.2 with cigarette 0.2.0
 # (0.854 with the 320 px model; models/cards/cigarette.md).
@@ -34,12 +34,13 @@ def test_committed_model_loads_through_the_registry_with_names_and_sha256(model_
     assert detector.input_size == tuple(entry.input_size)
 
 
-def test_cigarette_model_finds_most_cigarettes_on_valid_photos(shared_dir: Path) -> None:
+@pytest.mark.parametrize("flip_tta", [False, True], ids=["one-view", "flip-tta"])
+def test_cigarette_model_finds_most_cigarettes_on_valid_photos(shared_dir: Path, flip_tta: bool) -> None:
     entry = registry.get_entry("cigarette")
     conf = entry.metrics["conf"]
     dataset = load_yolo(shared_dir / "datasets" / "cigarettes" / "data.yaml", "val")
     photos = [im for im in dataset.images if len(im.xyxy)][:40]
-    detector = load_detector("cigarette", conf=conf)
+    detector = (load_flip_tta if flip_tta else load_detector)("cigarette", conf=conf)
     import cv2
 
     tp = fn = 0

@@ -16,13 +16,22 @@ from autofine.errors import UserError
 from vision.detectors.base import Detector
 from vision.detectors.onnx import OnnxDetector
 from vision.detectors.runtime import OnnxRunner
+from vision.detectors.tta import VIEW_CONF, FlipTTA
 
 if TYPE_CHECKING:
     from vision.scene import CameraConfig
 
 log = logging.getLogger("autofine.detectors")
 
-__all__ = ["Detector", "OnnxDetector", "load_detector", "load_camera_detector", "detect_family"]
+__all__ = [
+    "Detector",
+    "FlipTTA",
+    "OnnxDetector",
+    "load_detector",
+    "load_flip_tta",
+    "load_camera_detector",
+    "detect_family",
+]
 
 _KEEP_REGISTRY_MAP = object()
 
@@ -83,6 +92,11 @@ def load_detector(
     detector.origin = obtained.reason
     log.info("model: %s; providers %s", obtained.reason, ", ".join(runner.providers))
     return detector
+
+
+def load_flip_tta(model: str | Path, *, conf: float = 0.25, **load: object) -> FlipTTA:
+    """`load_detector(model, **load)` run on each image and its mirror, boxes fused, kept above `conf`."""
+    return FlipTTA(load_detector(model, conf=min(conf, VIEW_CONF), **load), conf=conf)  # type: ignore[arg-type]
 
 
 def load_camera_detector(config: CameraConfig, *, threads: int | None = None) -> OnnxDetector:

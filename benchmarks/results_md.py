@@ -51,6 +51,8 @@ READING = (
 DETECT_COMMANDS = {
     "detect_cigarette_cigarettes.json": "autofine eval detect --data ../shared/datasets/cigarettes/data.yaml "
     "--model cigarette --conf 0.2 --out benchmarks/results",
+    "detect_cigarette_cigarettes_flip.json": "autofine eval detect --data ../shared/datasets/cigarettes/data.yaml "
+    "--model cigarette --conf 0.2 --flip-tta --out benchmarks/results",
     "detect_litter_litter.json": "autofine eval detect --data ../shared/datasets/litter/data.yaml "
     "--model litter --conf 0.25 --out benchmarks/results",
     "detect_yolox-nano_coco128_person.json": "autofine eval detect --data "
@@ -99,6 +101,8 @@ def detection_section() -> list[str]:
         classes = ", ".join(names) if len(names) <= 3 else f"{len(names)} (mean)"
         # the registry maps Normal → person and drops Fall (models/cards); these files keep Fall as person
         note = " (Fall kept as person)" if "Fall-person" in r["_file"] else ""
+        if r.get("model_info", {}).get("flip_tta"):
+            note += " + flip TTA (the smoking stage's default)"
         lines.append(
             f"| {r['model']}{note} | {Path(r['dataset']).parent.name} | {classes} | {r['images']} | "
             f"{o['boxes']} | {_f(o['ap50'])} | "

@@ -1,7 +1,9 @@
 """Cost of the two-stage smoking path: milliseconds per upper-body crop through the cigarette model.
 
-`python benchmarks/smoking_crop_cost.py [--threads 1] [--runs 15]`. Per camera, the CPU share is
-crops per run × ms per crop × runs per second (fps / every_n_frames); see docs/models.md.
+`python benchmarks/smoking_crop_cost.py [--threads 1] [--runs 15]` times one view and flip TTA (the crop and
+its mirror in one batch, the smoking stage's default) in the same run, interleaved, so their ratio holds on a
+loaded machine. Per camera, the CPU share is crops per run × ms per crop × runs per second
+(fps / every_n_frames); see docs/models.md.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ import time
 
 import numpy as np
 
-from vision.detectors import load_detector
+from vision.detectors import load_detector, load_flip_tta
+from vision.detectors.base import Detector
+
+
+def _ms(detector: Detector, crop: np.ndarray) -> float:
+    start = time.perf_counter()
+    detector.detect(crop)
+    return (time.perf_counter() - start) * 1000
 
 
 def main() -> None:
@@ -19,17 +28,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    detector = load_detector("cigarette", conf=0.2, threads=args.threads)
+    detectors = {
+        "one view": load_detector("cigarette", conf=0.2, threads=args.threads),
+        "flip TTA": load_flip_tta("cigarette", conf=0.2, threads=args.threads),
+    }
     crop = np.random.default_rng(0).integers(0, 255, (150, 90, 3), dtype=np.uint8)  # a 250 px person's crop
-    for _ in range(3):
-        detector.detect(crop)
-    times = []
-    for _ in range(args.runs):
-        start = time.perf_counter()
-        detector.detect(crop)
-        times.append((time.perf_counter() - start) * 1000)
-    median, fastest = np.median(times), min(times)
-    print(f"cigarette model, {args.threads} thread(s): median {median:.1f} ms per crop, min {fastest:.1f}")
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    for run in range(3 + args.runs):
+        for name, detector in detectors.items():
+            ms = _ms(detector, crop)
+            if run >= 3:  # the first runs warm up onnxruntime
+                times[name].append(ms)
+    medians = {name: float(np.median(t)) for name, t in times.items()}
+    for name, t in times.items():
+        head = f"cigarette model, {name}, {args.threads} thread(s)"
+        print(f"{head}: median {medians[name]:.1f} ms per crop, min {min(t):.1f}")
+    print(f"flip TTA / one view: {medians['flip TTA'] / medians['one view']:.2f}×")
 
 
 if __name__ == "__main__":

@@ -53,8 +53,12 @@ class SmokingConfig(RuleConfig):
         default_factory=lambda: ["cigarette", "smoking"],
         description="Detector class names that mean a lit cigarette (or a smoking person's hand/mouth).",
     )
-    min_cigarette_confidence: float = Field(
-        default=0.3, ge=0, le=1, description="Cigarette detections below this are ignored."
+    min_cigarette_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Cigarette detections below this are ignored. None: the two-stage model's `conf` when "
+        "`two_stage` is set (the operating point its precision and recall were measured at), else 0.3.",
     )
     head_fraction: float = Field(
         default=0.3, gt=0, le=1, description="Upper share of the person box where the head (mouth) is."
@@ -83,6 +87,13 @@ class SmokingConfig(RuleConfig):
         "the frame detector itself has a cigarette class). None = off.",
     )
 
+    @property
+    def cigarette_floor(self) -> float:
+        """The confidence a cigarette box needs to count (see `min_cigarette_confidence`)."""
+        if self.min_cigarette_confidence is not None:
+            return self.min_cigarette_confidence
+        return self.two_stage.conf if self.two_stage is not None else 0.3
+
 
 class SmokingRule(Rule):
     violation_type: ClassVar[str] = "smoking"
@@ -96,7 +107,7 @@ class SmokingRule(Rule):
             return []
         cfg = self.config
         cigarettes = observation.detections.of_classes(cfg.cigarette_classes)
-        cigarettes = cigarettes[cigarettes.confidence >= cfg.min_cigarette_confidence]
+        cigarettes = cigarettes[cigarettes.confidence >= cfg.cigarette_floor]
         if not len(cigarettes):
             return []
         people = [t for t in observation.tracks.values() if t.last.frame_index == observation.frame.index]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.helpers import ScriptedDetector, make_frame, make_track
 from vision.detections import Detections
 from vision.pipeline import CameraPipeline
 from vision.rules.base import Observation
-from vision.rules.smoking import SmokingConfig, SmokingRule
+from vision.rules.smoking import SmokingConfig, SmokingRule, TwoStageSmokingConfig
 from vision.scene import CameraConfig, Scene, ZonesConfig
 
 FPS = 5.0
@@ -121,6 +123,29 @@ def test_custom_class_names_plug_in() -> None:
     dets = Detections.from_lists([list(PERSON_IN), [140, 120, 152, 126]], [0.9, 0.6], ["person", "cig"])
     candidates = rule.evaluate(Observation(frame=obs.frame, detections=dets, tracks=obs.tracks))
     assert [c.details["cigarette_confidence"] for c in candidates] == [pytest.approx(0.6)]
+
+
+@pytest.mark.parametrize(
+    ("config", "counted"),
+    [
+        (SmokingConfig(), [0.35]),  # a detector with its own cigarette class: 0.3
+        (
+            SmokingConfig(two_stage=TwoStageSmokingConfig(conf=0.2)),
+            [0.25, 0.35],
+        ),  # the model's operating point
+        (SmokingConfig(two_stage=TwoStageSmokingConfig(conf=0.2), min_cigarette_confidence=0.4), []),
+    ],
+)
+def test_cigarette_floor_follows_the_two_stage_operating_point(config: SmokingConfig, counted: list) -> None:
+    rule = SmokingRule(config, Scene(ZonesConfig(no_smoking=[NO_SMOKING])))
+    found = []
+    for conf in (0.15, 0.25, 0.35):
+        obs = _observation(PERSON_IN, None)
+        dets = Detections.from_lists(
+            [list(PERSON_IN), [140, 120, 152, 126]], [0.9, conf], ["person", "cigarette"]
+        )
+        found += [c.details["cigarette_confidence"] for c in rule.evaluate(replace(obs, detections=dets))]
+    assert found == pytest.approx(counted)
 
 
 def test_no_zone_no_candidates() -> None:

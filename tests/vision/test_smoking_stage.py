@@ -1,8 +1,8 @@
 """The pipeline's two-stage smoking step on a real photo: person → upper-body crop → cigarette → smoking rule.
 
-A real valid photo of a smoker (the cigarette at his mouth, found by the two-stage path at 0.71) is pasted
-into an 800×800 frame and played as a still 5 fps stream through `CameraPipeline` with YOLOX-Nano as the
-person detector and the committed cigarette model on the crops.
+A real valid photo of a smoker (the cigarette at his mouth) is pasted into an 800×800 frame and played as a
+still 5 fps stream through `CameraPipeline` with YOLOX-Nano as the person detector and the committed
+cigarette model on the crops, as the default two-stage config runs it (conf 0.2, flip TTA).
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ LEFT_STRIP = [[0, 0], [40, 0], [40, 800], [0, 800]]  # nobody stands there
 @pytest.fixture(scope="module")
 def detectors(yolox_nano_path: Path):
     from vision.detectors import load_detector
+    from vision.rules.smoking import TwoStageSmokingConfig
+    from vision.smoking_stage import load_cigarette_detector
 
-    return load_detector("yolox-nano", path=yolox_nano_path), load_detector("cigarette", conf=0.2)
+    # the cigarette model as a camera's default two-stage config runs it (conf 0.2, flip TTA)
+    return load_detector("yolox-nano", path=yolox_nano_path), load_cigarette_detector(TwoStageSmokingConfig())
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 A real valid photo of a smoker (the cigarette at his mouth) is pasted into an 800×800 frame and played as a
 still 5 fps stream through `CameraPipeline` with YOLOX-Nano as the person detector and the committed
-cigarette model on the crops, as the default two-stage config runs it (conf 0.2, flip TTA).
+cigarette model on the crops, as the default two-stage config runs it (conf 0.25, flip TTA).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def detectors(yolox_nano_path: Path):
     from vision.rules.smoking import TwoStageSmokingConfig
     from vision.smoking_stage import load_cigarette_detector
 
-    # the cigarette model as a camera's default two-stage config runs it (conf 0.2, flip TTA)
+    # the cigarette model as a camera's default two-stage config runs it (conf 0.25, flip TTA)
     return load_detector("yolox-nano", path=yolox_nano_path), load_cigarette_detector(TwoStageSmokingConfig())
 
 
@@ -72,7 +72,7 @@ def test_smoker_in_the_zone_gives_one_smoking_violation(detectors, frames) -> No
     assert pipeline.stats.cigarette_crops == 7  # frame 0: the tracker has not started his track yet
     record = records[0]
     assert record.thresholds["two_stage.min_person_height_px"] == 100.0  # the record says two-stage ran
-    assert record.thresholds["two_stage.conf"] == 0.2
+    assert record.thresholds["two_stage.conf"] == 0.25
 
 
 def test_person_outside_the_zone_is_never_cropped(detectors, frames) -> None:

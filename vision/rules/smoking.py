@@ -36,7 +36,7 @@ class TwoStageSmokingConfig(SmokingCropConfig):
     )
     model_path: Path | None = Field(default=None, description="ONNX file to use instead of the registry's.")
     conf: float = Field(
-        default=0.2,
+        default=0.25,
         ge=0.01,
         le=1,
         description="Cigarette model score threshold (docs/models.md gives precision and recall there).",

@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from vision.detectors import load_detector, load_flip_tta
 from vision.detectors.base import Detector
+from vision.rules.smoking import TwoStageSmokingConfig
+from vision.smoking_stage import load_cigarette_detector
 
 
 def _ms(detector: Detector, crop: np.ndarray) -> float:
@@ -28,9 +29,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    detectors = {
-        "one view": load_detector("cigarette", conf=0.2, threads=args.threads),
-        "flip TTA": load_flip_tta("cigarette", conf=0.2, threads=args.threads),
+    detectors = {  # as the smoking stage builds them from its config
+        "one view": load_cigarette_detector(TwoStageSmokingConfig(flip_tta=False), threads=args.threads),
+        "flip TTA": load_cigarette_detector(TwoStageSmokingConfig(flip_tta=True), threads=args.threads),
     }
     crop = np.random.default_rng(0).integers(0, 255, (150, 90, 3), dtype=np.uint8)  # a 250 px person's crop
     times: dict[str, list[float]] = {name: [] for name in detectors}

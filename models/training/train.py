@@ -108,6 +108,8 @@ def train(
     if resume and not last.exists():
         raise UserError(f"nothing to resume: {last} does not exist; start without --resume")
     if resume and _resumable(last):
+        if lr0 is not None:
+            print(f"{last} is an interrupted run: it resumes with its own learning rate, --lr0 is not used")
         YOLO(str(last)).train(resume=True)
     else:
         data = data.resolve()

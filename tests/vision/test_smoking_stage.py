@@ -73,6 +73,8 @@ def test_smoker_in_the_zone_gives_one_smoking_violation(detectors, frames) -> No
     record = records[0]
     assert record.thresholds["two_stage.min_person_height_px"] == 100.0  # the record says two-stage ran
     assert record.thresholds["two_stage.conf"] == 0.25
+    assert record.thresholds["two_stage.flip_tta"] == 1.0  # and how the cigarette model ran
+    assert record.thresholds["cigarette_floor"] == 0.25  # the rule counted cigarettes from the stage's conf
 
 
 def test_person_outside_the_zone_is_never_cropped(detectors, frames) -> None:
@@ -92,3 +94,26 @@ def test_without_two_stage_config_the_step_is_off(detectors) -> None:
     person, _ = detectors
     config = CameraConfig.model_validate({"zones": {"no_smoking": [WHOLE_FRAME]}})
     assert CameraPipeline(config, person, []).smoking is None
+
+
+@pytest.mark.parametrize("flip_tta", [True, False])
+def test_pipeline_builds_the_cigarette_detector_its_config_asks_for(detectors, flip_tta: bool) -> None:
+    from vision.detectors import FlipTTA, OnnxDetector
+
+    person, _ = detectors
+    config = CameraConfig.model_validate(
+        {
+            "zones": {"no_smoking": [WHOLE_FRAME]},
+            "rules": {"smoking": {"two_stage": {"flip_tta": flip_tta}}},
+        }
+    )
+    pipeline = CameraPipeline(config, person, [])  # no cigarette detector given: built from the config
+    assert pipeline.smoking is not None
+    built = pipeline.smoking.cropper.detector
+    pipeline.close()
+    if flip_tta:
+        assert isinstance(built, FlipTTA) and built.conf == 0.25
+        assert isinstance(built.detector, OnnxDetector) and built.detector.conf == 0.01  # views run low
+    else:
+        assert isinstance(built, OnnxDetector) and not isinstance(built, FlipTTA) and built.conf == 0.25
+    assert built.model_info.id == "cigarette"

@@ -94,9 +94,22 @@ def load_detector(
     return detector
 
 
-def load_flip_tta(model: str | Path, *, conf: float = 0.25, **load: object) -> FlipTTA:
-    """`load_detector(model, **load)` run on each image and its mirror, boxes fused, kept above `conf`."""
-    return FlipTTA(load_detector(model, conf=min(conf, VIEW_CONF), **load), conf=conf)  # type: ignore[arg-type]
+def load_flip_tta(
+    model: str | Path,
+    *,
+    conf: float = 0.25,
+    fuse_iou: float = 0.55,
+    path: str | Path | None = None,
+    providers: list[str] | None = None,
+    threads: int | None = None,
+    class_map: Mapping[str, str | None] | None = _KEEP_REGISTRY_MAP,  # type: ignore[assignment]
+) -> FlipTTA:
+    """`load_detector(model, ...)` run on each image and its mirror, boxes fused (`fuse_iou`), kept above
+    `conf`; the views run at `VIEW_CONF` so a weak second view still adds its score."""
+    view = load_detector(
+        model, path=path, providers=providers, threads=threads, conf=min(conf, VIEW_CONF), class_map=class_map
+    )
+    return FlipTTA(view, conf=conf, iou=fuse_iou)
 
 
 def load_camera_detector(config: CameraConfig, *, threads: int | None = None) -> OnnxDetector:

@@ -70,11 +70,12 @@ def fuse_views(views: Sequence[Detections], iou: float) -> Detections:
 
     Boxes of one class overlapping a cluster's fused box by more than `iou` join it (highest score first);
     a cluster's box is the score-weighted mean of its members, its score the mean member score times the
-    share of views that found it (at most 1).
+    share of views that found it.
     """
     merged = Detections.merge(list(views))
     if not len(merged):
         return Detections.empty()
+    view_of = np.concatenate([np.full(len(v), i) for i, v in enumerate(views)])
     order = np.argsort(-merged.confidence, kind="stable")
     members: list[list[int]] = []
     fused_boxes: list[np.ndarray] = []
@@ -94,7 +95,7 @@ def fuse_views(views: Sequence[Detections], iou: float) -> Detections:
         members.append([row])
         fused_boxes.append(merged.xyxy[row].astype(np.float64))
         cluster_class.append(int(merged.class_id[row]))
-    share = [min(len(m), len(views)) / len(views) for m in members]
+    share = [len(set(view_of[m].tolist())) / len(views) for m in members]
     mean_scores = [merged.confidence[m].mean() for m in members]
     scores = np.array([m * s for m, s in zip(mean_scores, share, strict=True)], dtype=np.float32)
     firsts = np.array([m[0] for m in members], dtype=np.int64)  # class name and data of the strongest member

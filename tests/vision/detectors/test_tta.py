@@ -59,7 +59,9 @@ def test_two_boxes_of_one_view_in_one_cluster_count_as_one_view() -> None:
     a = _view([[10, 10, 30, 30], [11, 10, 31, 30]], [0.6, 0.4])
     fused = fuse_views([a, Detections.empty()], iou=0.55)
     assert len(fused) == 1
-    assert fused.confidence[0] == pytest.approx(0.5)  # mean 0.5 × min(2 members, 2 views) / 2 views
+    assert fused.confidence[0] == pytest.approx(0.25)  # mean 0.5 × 1 view of 2 that found it
+    both = fuse_views([a, _view([[10, 10, 30, 30]], [0.8])], iou=0.55)
+    assert both.confidence.tolist() == pytest.approx([0.6])  # mean of 0.6, 0.4, 0.8 × 2 views of 2
 
 
 def test_flip_tta_on_a_mirrored_photo_gives_the_mirrored_boxes(shared_dir: Path) -> None:

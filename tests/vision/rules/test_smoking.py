@@ -136,7 +136,9 @@ def test_custom_class_names_plug_in() -> None:
         (SmokingConfig(two_stage=TwoStageSmokingConfig(conf=0.2), min_cigarette_confidence=0.4), []),
     ],
 )
-def test_cigarette_floor_follows_the_two_stage_operating_point(config: SmokingConfig, counted: list) -> None:
+def test_cigarette_floor_follows_the_two_stage_operating_point(
+    config: SmokingConfig, counted: list[float]
+) -> None:
     rule = SmokingRule(config, Scene(ZonesConfig(no_smoking=[NO_SMOKING])))
     found = []
     for conf in (0.15, 0.25, 0.35):

@@ -111,6 +111,11 @@ def summary_markdown(result: DetectEvalResult, when: str) -> str:
         f"- AP: COCO-style (faster-coco-eval) on predictions with confidence ≥ {AP_CONF}; "
         f"P/R at confidence ≥ {r.conf}, IoU ≥ 0.5",
         f"- speed: {mean:.1f} ms per image (p50 {p50:.1f}, p95 {p95:.1f}), pre + inference + post",
+        *(
+            ["- flip test-time augmentation: each image and its mirror, boxes fused"]
+            if result.model_info.get("flip_tta")
+            else []
+        ),
         "",
         "| class | images | boxes | AP50 | AP50-95 | P | R | TP | FP | FN |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -167,7 +172,8 @@ def write_outputs(result: DetectEvalResult, out_dir: Path, stem: str) -> DetectE
     json_path.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
     md_path = out_dir / f"{stem}.md"
     md_path.write_text(summary_markdown(result, when))
+    tta = " + flip TTA" if result.model_info.get("flip_tta") else ""
     png_path = plot_pr_curves(
-        result.report, out_dir / f"{stem}_pr.png", f"{result.model} on {result.dataset}"
+        result.report, out_dir / f"{stem}_pr.png", f"{result.model}{tta} on {result.dataset}"
     )
     return DetectEvalResult(**{**result.__dict__, "files": (json_path, md_path, png_path)})

@@ -92,3 +92,18 @@ def test_events_class_map_replaces_the_registry_map(vtest_path: Path, tmp_path: 
     assert "class map Normal=,Fall=person" in report["model"]
     jaywalking = report["totals"]["jaywalking"]
     assert (jaywalking["tp"], jaywalking["fn"]) == (0, 11), jaywalking
+
+
+def test_detect_with_flip_tta_scores_and_labels_its_own_files(shared_dir: Path, tmp_path: Path) -> None:
+    data = shared_dir / "datasets" / "cigarettes" / "data.yaml"
+    common = ["eval", "detect", "--data", data, "--model", "cigarette", "--limit", "20", "--out", tmp_path]
+    for extra in ([], ["--flip-tta"]):
+        result = autofine(*common, *extra)
+        assert result.returncode == 0, result.stderr
+    one = json.loads((tmp_path / "detect_cigarette_cigarettes.json").read_text())
+    flip = json.loads((tmp_path / "detect_cigarette_cigarettes_flip.json").read_text())
+    assert (one["model_info"]["flip_tta"], flip["model_info"]["flip_tta"]) == (False, True)
+    assert one["overall"]["boxes"] == flip["overall"]["boxes"] >= 20  # the same boxes compared
+    assert flip["overall"]["tp"] >= 15  # the fused boxes still land on the cigarettes
+    assert one["overall"]["ap50"] != flip["overall"]["ap50"]  # a second view changed the scores
+    assert "flip test-time augmentation" in (tmp_path / "detect_cigarette_cigarettes_flip.md").read_text()

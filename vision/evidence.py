@@ -470,15 +470,7 @@ class EvidenceRecorder:
         section = getattr(self.config.rules, violation_type, None)
         if section is None:
             return {}
-        flat: dict[str, float] = {"detection.min_confidence": self.config.detection.min_confidence}
-        for key, value in section.model_dump().items():
-            if isinstance(value, dict):  # a sub-stage's switches too (e.g. two_stage.flip_tta → 1.0)
-                for sub, v in value.items():
-                    if isinstance(v, int | float):
-                        flat[f"{key}.{sub}"] = float(v)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                flat[key] = float(value)
-        floor = getattr(section, "cigarette_floor", None)  # smoking: the floor in force, when left to default
-        if floor is not None:
-            flat["cigarette_floor"] = float(floor)
-        return flat
+        return {
+            "detection.min_confidence": self.config.detection.min_confidence,
+            **section.recorded_thresholds(),
+        }

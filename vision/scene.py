@@ -180,6 +180,19 @@ class RuleConfig(_Strict):
     enabled: bool = Field(default=True, description="Run this rule on this camera.")
     confirm: ConfirmConfig = Field(default_factory=ConfirmConfig, description="Temporal confirmation.")
 
+    def recorded_thresholds(self) -> dict[str, float]:
+        """The numbers a violation record carries as `thresholds`: every numeric setting, flattened one level
+        (`confirm.votes`), a sub-stage's switches as 1/0 (`two_stage.flip_tta`)."""
+        flat: dict[str, float] = {}
+        for key, value in self.model_dump().items():
+            if isinstance(value, dict):
+                for sub, v in value.items():
+                    if isinstance(v, int | float):
+                        flat[f"{key}.{sub}"] = float(v)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                flat[key] = float(value)
+        return flat
+
 
 class JaywalkingConfig(RuleConfig):
     min_seconds_on_road: float = Field(

@@ -94,6 +94,9 @@ class SmokingConfig(RuleConfig):
             return self.min_cigarette_confidence
         return self.two_stage.conf if self.two_stage is not None else 0.3
 
+    def recorded_thresholds(self) -> dict[str, float]:
+        return {**super().recorded_thresholds(), "cigarette_floor": self.cigarette_floor}
+
 
 class SmokingRule(Rule):
     violation_type: ClassVar[str] = "smoking"

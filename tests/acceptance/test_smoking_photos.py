@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import pytest
 
+from datasets.formats import load_yolo
 from vision.crops import SmokingCropper
 from vision.detections import box_iou
 from vision.rules.smoking import TwoStageSmokingConfig
@@ -54,13 +55,6 @@ class PhotoRun:
     clean: list[PhotoResult]  # photos with a person and no cigarette
 
 
-def _labels(path: Path, width: int, height: int) -> np.ndarray:
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
-    boxes = np.array([[float(v) for v in row[1:5]] for row in rows], dtype=np.float64).reshape(-1, 4)
-    cx, cy, w, h = boxes[:, 0] * width, boxes[:, 1] * height, boxes[:, 2] * width, boxes[:, 3] * height
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-
-
 def two_stage_photo(
     image: np.ndarray, people_detector, cropper: SmokingCropper, labels: np.ndarray, name: str
 ):
@@ -82,24 +76,22 @@ def photo_run(shared_dir: Path, yolox_nano_path: Path) -> PhotoRun:
     config = TwoStageSmokingConfig()
     people_detector = load_detector("yolox-nano", path=yolox_nano_path, conf=0.3)
     cropper = SmokingCropper(load_cigarette_detector(config), config)
-    data = shared_dir / "datasets" / "cigarettes"
     smokers, clean = [], []
-    for image_path in sorted((data / "images" / "valid").glob("*.jpg")):
-        image = cv2.imread(str(image_path))
-        labels = _labels(data / "labels" / "valid" / f"{image_path.stem}.txt", image.shape[1], image.shape[0])
-        result = two_stage_photo(image, people_detector, cropper, labels, image_path.name)
+    cigarettes = load_yolo(shared_dir / "datasets" / "cigarettes" / "data.yaml", "val")
+    for item in sorted(cigarettes.images, key=lambda item: item.path.name):
+        result = two_stage_photo(
+            cv2.imread(str(item.path)), people_detector, cropper, item.xyxy, item.path.name
+        )
         if not result.people:
             continue
-        (smokers if len(labels) else clean).append(result)
-    coco = shared_dir / "datasets" / "coco128"
-    for label_path in sorted((coco / "labels" / "train2017").glob("*.txt")):
-        classes = {line.split()[0] for line in label_path.read_text().splitlines() if line.strip()}
-        if "0" not in classes:
+        (smokers if len(item.xyxy) else clean).append(result)
+    coco = load_yolo(shared_dir / "datasets" / "coco128" / "data.yaml", "val")
+    for item in sorted(coco.images, key=lambda item: item.path.name):
+        if 0 not in item.class_id:  # photos with a person (COCO class 0)
             continue
-        image = cv2.imread(str(coco / "images" / "train2017" / f"{label_path.stem}.jpg"))
-        if image is None:  # two label files have no image in this copy
-            continue
-        result = two_stage_photo(image, people_detector, cropper, np.zeros((0, 4)), label_path.name)
+        result = two_stage_photo(
+            cv2.imread(str(item.path)), people_detector, cropper, np.zeros((0, 4)), item.path.name
+        )
         if result.people:
             clean.append(result)
     return PhotoRun(smokers, clean)

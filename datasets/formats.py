@@ -118,7 +118,7 @@ def _images_for_split(root: Path, entry: str | Sequence[str]) -> list[Path]:
     return images
 
 
-def _label_path(image: Path) -> Path:
+def label_path(image: Path) -> Path:
     parts = list(image.parts)
     # ultralytics convention: the last 'images' folder in the path becomes 'labels'
     for i in range(len(parts) - 1, -1, -1):
@@ -128,26 +128,58 @@ def _label_path(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def load_yolo(data_yaml: str | Path, split: str = "val") -> BoxDataset:
-    """Load one split of an ultralytics-format dataset (`data.yaml` with `names` and split folders)."""
+@dataclass(frozen=True)
+class YoloSpec:
+    """A parsed ultralytics data.yaml: class names, the folder its split entries count from, the entries."""
+
+    data_yaml: Path
+    names: dict[int, str]
+    root: Path
+    splits: dict[str, str | list[str]]
+
+
+def read_yolo_spec(data_yaml: str | Path) -> YoloSpec:
+    """Parse and check an ultralytics data.yaml (a relative `path:`, or none, counts from its folder)."""
     data_yaml = Path(data_yaml)
     if not data_yaml.is_file():
-        raise UserError(f"dataset file {data_yaml} not found; pass an ultralytics data.yaml or a COCO .json")
+        raise UserError(f"dataset file {data_yaml} not found; pass an ultralytics data.yaml (YOLO format)")
     data_yaml = data_yaml.resolve()
     spec = yaml.safe_load(data_yaml.read_text()) or {}
-    if "names" not in spec:
+    if not isinstance(spec, dict) or not spec.get("names"):
         raise UserError(f"{data_yaml} has no 'names:'; it must list the class names")
     names = spec["names"]
     names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
     if sorted(names) != list(range(len(names))):
         raise UserError(f"{data_yaml}: class ids must be 0..{len(names) - 1}")
     root = data_yaml.parent / spec["path"] if spec.get("path") else data_yaml.parent
-    if split not in spec:
-        raise UserError(f"{data_yaml} has no split {split!r}; it has {[k for k in spec if k != 'names']}")
+    splits = {k: v for k, v in spec.items() if k not in ("names", "path", "nc", "download") and v}
+    return YoloSpec(data_yaml, {int(k): str(v) for k, v in names.items()}, root, splits)
+
+
+def yolo_split_folder(spec: YoloSpec, split: str) -> Path:
+    """The one images folder a split names (training copies its files; list-file splits are not folders)."""
+    entry = spec.splits.get(split)
+    if not isinstance(entry, str):
+        raise UserError(f"{spec.data_yaml} has no single `{split}:` folder; point it at one folder of images")
+    folder = Path(entry) if Path(entry).is_absolute() else spec.root / entry
+    if not folder.is_dir():
+        raise UserError(
+            f"{split} images folder {folder} (from {spec.data_yaml}) does not exist; fix `{split}:` there"
+        )
+    return folder
+
+
+def load_yolo(data_yaml: str | Path, split: str = "val") -> BoxDataset:
+    """Load one split of an ultralytics-format dataset (`data.yaml` with `names` and split folders)."""
+    parsed = read_yolo_spec(data_yaml)
+    data_yaml, names, root = parsed.data_yaml, parsed.names, parsed.root
+    if split not in parsed.splits:
+        raise UserError(f"{data_yaml} has no split {split!r}; it has {list(parsed.splits)}")
+    spec = parsed.splits
     images = []
     for path in _images_for_split(root, spec[split]):
         width, height = _image_size(path)
-        label = _label_path(path)
+        label = label_path(path)
         rows = np.zeros((0, 5))
         if label.is_file():
             text = label.read_text().split()

@@ -114,6 +114,19 @@ def train(
         help="AdamW learning rate; default: ultralytics picks (0.002 for one class, too high to go on "
         "from trained weights with the whole network unfrozen).",
     ),
+    workers: int = typer.Option(
+        2, "--workers", min=0, help="Data-loading processes (about cores/2 on a GPU box)."
+    ),
+    cos_lr: bool = typer.Option(False, "--cos-lr", help="Cosine learning-rate decay instead of linear."),
+    close_mosaic: int = typer.Option(
+        10, "--close-mosaic", min=0, help="Train the last N epochs without mosaic augmentation."
+    ),
+    select_by: str = typer.Option(
+        "map50-95",
+        "--select-by",
+        help="Which epoch to keep: map50-95 (ultralytics' best.pt) or map50 (highest valid mAP50; keeps a "
+        "checkpoint per epoch while training).",
+    ),
     export: bool = typer.Option(True, "--export/--no-export", help="Export models/<kind>.onnx afterwards."),
 ) -> None:
     """Train the cigarette or litter detector (ultralytics), export ONNX with metadata, record its sha256."""
@@ -132,7 +145,11 @@ def train(
         runs_dir=runs_dir,
         base_weights=weights,
         device=device,
+        workers=workers,
         lr0=lr0,
+        cos_lr=cos_lr,
+        close_mosaic=close_mosaic,
+        select_by=select_by,
     )
     typer.echo(f"best checkpoint: {result.best}")
     if export:

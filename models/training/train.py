@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from autofine.errors import UserError
+from datasets.formats import read_yolo_spec, yolo_split_folder
 
 MODEL_KINDS = ("cigarette", "litter")
+# how the run's checkpoint is chosen: ultralytics' best.pt (its fitness is mAP50-95), or the epoch with the
+# highest valid mAP50 (the number our targets are set in; needs a checkpoint per epoch)
+SELECT_BY = {"map50-95": None, "map50": "metrics/mAP50(B)"}
 
 
 @dataclass(frozen=True)
@@ -32,31 +35,12 @@ def default_runs_dir() -> Path:
 
 
 def dataset_names(data: Path) -> dict[int, str]:
-    if not data.is_file():
-        raise UserError(f"dataset file {data} not found; pass --data path/to/data.yaml (YOLO format)")
-    spec = yaml.safe_load(data.read_text())
-    names = spec.get("names") if isinstance(spec, dict) else None
-    if isinstance(names, list):
-        names = dict(enumerate(names))
-    if not names:
-        raise UserError(f"{data} has no `names:`; add the class names (YOLO data.yaml)")
-    return {int(k): str(v) for k, v in names.items()}
+    return read_yolo_spec(data).names  # a bad --data fails here, with the fix in the message
 
 
 def train_images_dir(data: Path) -> Path:
     """The training images folder a YOLO data.yaml names (`path:` + `train:`, relative to the yaml)."""
-    spec = yaml.safe_load(data.read_text())
-    root = Path(spec.get("path") or data.parent)
-    root = root if root.is_absolute() else data.parent / root
-    train = spec.get("train")
-    if not isinstance(train, str):
-        raise UserError(f"{data} has no single `train:` folder; point it at the training images")
-    folder = Path(train) if Path(train).is_absolute() else root / train
-    if not folder.is_dir():
-        raise UserError(
-            f"training images folder {folder} (from {data}) does not exist; fix `train:` in {data}"
-        )
-    return folder
+    return yolo_split_folder(read_yolo_spec(data), "train")
 
 
 def bootstrap_checkpoint(kind: str, data: Path, imgsz: int, runs_dir: Path, onnx_path: Path | None) -> Path:
@@ -89,10 +73,15 @@ def train(
     device: str = "cpu",
     workers: int = 2,
     lr0: float | None = None,
+    cos_lr: bool = False,
+    close_mosaic: int = 10,
+    select_by: str = "map50-95",
 ) -> TrainResult:
     """Train `kind` on `data`; `base_weights` (e.g. `yolo11n.pt`, online) skips the offline bootstrap."""
     if kind not in MODEL_KINDS:
         raise UserError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    if select_by not in SELECT_BY:
+        raise UserError(f"unknown --select-by {select_by!r}; choose one of {', '.join(SELECT_BY)}")
     dataset_names(data)  # a bad --data fails here, before anything slow
     from models.training.offline import prepare_offline_ultralytics
 
@@ -113,7 +102,9 @@ def train(
         YOLO(str(last)).train(resume=True)
     else:
         data = data.resolve()
-        extra: dict[str, float | str] = {"time": hours} if hours else {}
+        extra: dict[str, float | str | bool] = {"time": hours} if hours else {}
+        if SELECT_BY[select_by]:
+            extra["save_period"] = 1  # one checkpoint per epoch to choose from afterwards
         if lr0 is not None:  # ultralytics' own choice (AdamW 0.002 for one class) can undo trained weights
             extra.update(optimizer="AdamW", lr0=lr0, warmup_bias_lr=lr0)
         if resume:  # a run that finished (epochs or --hours) keeps weights only: go on from them
@@ -138,12 +129,52 @@ def train(
             plots=False,
             patience=100,
             seed=0,
+            cos_lr=cos_lr,
+            close_mosaic=close_mosaic,
             **extra,
         )
+    metric = SELECT_BY[select_by]
+    if metric:
+        return TrainResult(kind=kind, run_dir=run_dir, best=keep_best_epoch(run_dir, metric))
     best = run_dir / "weights" / "best.pt"
     if not best.exists():
         raise UserError(f"training finished without {best}; see the log above")
     return TrainResult(kind=kind, run_dir=run_dir, best=best)
+
+
+def best_epoch(results_csv: Path, metric: str) -> tuple[int, float]:
+    """(epoch, value) of the results.csv row with the highest `metric`; ultralytics counts epochs from 1."""
+    import csv
+
+    if not results_csv.is_file():
+        raise UserError(f"{results_csv} not found: the run wrote no per-epoch results; train again")
+    with results_csv.open(newline="") as handle:
+        rows = [{key.strip(): value for key, value in row.items()} for row in csv.DictReader(handle)]
+    if not rows or metric not in rows[0]:
+        raise UserError(f"{results_csv} has no {metric!r} column; was the run validated each epoch?")
+    best = max(rows, key=lambda row: float(row[metric]))
+    return int(float(best["epoch"])), float(best[metric])
+
+
+def keep_best_epoch(run_dir: Path, metric: str) -> Path:
+    """Copy the epoch with the highest `metric` to weights/best_<metric>.pt without its optimizer state, and
+    delete the per-epoch files (tens of MB each)."""
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    epoch, value = best_epoch(run_dir / "results.csv", metric)
+    weights = run_dir / "weights"
+    source = weights / f"epoch{epoch - 1}.pt"  # ultralytics names them from 0, results.csv counts from 1
+    if not source.exists():
+        raise UserError(
+            f"{source} (epoch {epoch}, {metric} {value:.3f}) is missing; train with --select-by map50"
+        )
+    chosen = weights / f"best_{metric.split('/')[-1].split('(')[0]}.pt"
+    shutil.copyfile(source, chosen)
+    strip_optimizer(str(chosen))
+    for per_epoch in weights.glob("epoch*.pt"):
+        per_epoch.unlink()
+    print(f"chose epoch {epoch} ({metric} {value:.3f}) → {chosen}")
+    return chosen
 
 
 def _resumable(checkpoint: Path) -> bool:
@@ -204,6 +235,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--freeze", type=int, default=10)
     parser.add_argument("--hours", type=float, default=None)
     parser.add_argument("--lr0", type=float, default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cos-lr", action="store_true")
+    parser.add_argument("--close-mosaic", type=int, default=10)
+    parser.add_argument("--select-by", choices=tuple(SELECT_BY), default="map50-95")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--runs-dir", type=Path, default=None)
     parser.add_argument("--bootstrap-onnx", type=Path, default=None)
@@ -218,6 +254,11 @@ def main(argv: list[str] | None = None) -> None:
         freeze=args.freeze or None,
         hours=args.hours,
         lr0=args.lr0,
+        device=args.device,
+        workers=args.workers,
+        cos_lr=args.cos_lr,
+        close_mosaic=args.close_mosaic,
+        select_by=args.select_by,
         resume=args.resume,
         runs_dir=args.runs_dir,
         bootstrap_onnx=args.bootstrap_onnx,

@@ -1,0 +1,77 @@
+"""`--select-by map50`: a tiny real ultralytics run keeps a checkpoint per epoch, then only the best."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autofine.errors import UserError
+from models.training.train import best_epoch
+
+MAP50 = "metrics/mAP50(B)"
+
+
+def write_results(path: Path, map50: list[float]) -> Path:
+    # the column names carry the padding ultralytics writes
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["                  epoch", "     metrics/mAP50(B)", "  metrics/mAP50-95(B)"])
+        for epoch, value in enumerate(map50, start=1):
+            writer.writerow([epoch, value, value / 2])
+    return path
+
+
+def test_best_epoch_is_the_row_with_the_highest_metric(tmp_path: Path) -> None:
+    results = write_results(tmp_path / "results.csv", [0.61, 0.79, 0.82, 0.80])
+    assert best_epoch(results, MAP50) == (3, 0.82)
+    assert best_epoch(results, "metrics/mAP50-95(B)") == (3, 0.41)
+
+
+def test_best_epoch_names_a_missing_file_or_column(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="results.csv not found"):
+        best_epoch(tmp_path / "results.csv", MAP50)
+    results = write_results(tmp_path / "results.csv", [0.5])
+    with pytest.raises(UserError, match="no 'metrics/recall"):
+        best_epoch(results, "metrics/recall(B)")
+
+
+@pytest.mark.train
+def test_training_with_select_by_map50_keeps_the_best_epoch_only(tmp_path: Path, shared_dir: Path) -> None:
+    pytest.importorskip("ultralytics")
+    import torch
+
+    from models.training.train import train
+
+    source = shared_dir / "datasets" / "cigarettes"
+    for split in ("train", "valid"):  # 6 labelled photos per split keep two CPU epochs to seconds
+        labels = sorted(p for p in (source / "labels" / split).glob("*.txt") if p.stat().st_size)[:6]
+        for label in labels:
+            for kind, suffix in (("labels", ".txt"), ("images", ".jpg")):
+                (tmp_path / kind / split).mkdir(parents=True, exist_ok=True)
+                shutil.copy(source / kind / split / f"{label.stem}{suffix}", tmp_path / kind / split)
+    data = tmp_path / "data.yaml"
+    data.write_text("train: images/train\nval: images/valid\nnames:\n  0: cigarette\n")
+
+    result = train(
+        "cigarette",
+        data,
+        epochs=2,
+        imgsz=64,
+        batch=2,
+        freeze=None,
+        base_weights="yolov8n.yaml",  # built from its yaml: no download, no bootstrap
+        runs_dir=tmp_path / "runs",
+        workers=0,
+        select_by="map50",
+    )
+
+    epoch, _ = best_epoch(result.run_dir / "results.csv", MAP50)
+    rows = list(csv.DictReader((result.run_dir / "results.csv").open()))
+    assert len(rows) == 2 and 1 <= epoch <= 2
+    assert result.best.name == "best_mAP50.pt" and result.best.exists()
+    assert not list((result.run_dir / "weights").glob("epoch*.pt"))  # per-epoch files removed
+    checkpoint = torch.load(result.best, map_location="cpu", weights_only=False)
+    assert checkpoint["optimizer"] is None and checkpoint["epoch"] == -1  # stripped: ready to export

@@ -56,6 +56,11 @@ def average_checkpoints(a: Path, b: Path, out: Path, weight_a: float = 0.5) -> P
     a, b, out = Path(a), Path(b), Path(out)
     checkpoint_a, model_a = _load(a)
     _checkpoint_b, model_b = _load(b)
+    names_a, names_b = getattr(model_a, "names", None), getattr(model_b, "names", None)
+    if names_a != names_b:
+        raise UserError(
+            f"{a.name} and {b.name} have different classes ({names_a} vs {names_b}); average one model's runs"
+        )
     state_a, state_b = model_a.state_dict(), model_b.state_dict()
     missing = [key for key in state_a if key not in state_b] + [key for key in state_b if key not in state_a]
     if missing:
@@ -86,7 +91,9 @@ def average_checkpoints(a: Path, b: Path, out: Path, weight_a: float = 0.5) -> P
         model=soup.half(),
         ema=None,
         optimizer=None,
-        best_fitness=None,  # A's fitness does not describe the average
+        best_fitness=None,  # A's fitness and metrics do not describe the average
+        train_metrics=None,
+        train_results=None,
         updates=None,
         stopper=None,
         scaler=None,

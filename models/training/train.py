@@ -97,8 +97,13 @@ def train(
     if resume and not last.exists():
         raise UserError(f"nothing to resume: {last} does not exist; start without --resume")
     if resume and _resumable(last):
-        if lr0 is not None:
-            print(f"{last} is an interrupted run: it resumes with its own learning rate, --lr0 is not used")
+        saved = _train_args(last)
+        if SELECT_BY[select_by] and int(saved.get("save_period", -1)) < 1:
+            raise UserError(
+                f"{last} was started without --select-by map50 (no checkpoint per epoch to choose from); "
+                "resume it without --select-by, or start a new run with it"
+            )
+        print(f"{last} is an interrupted run: it resumes with its own settings (rate, workers, hours)")
         YOLO(str(last)).train(resume=True)
     else:
         data = data.resolve()
@@ -110,6 +115,7 @@ def train(
         if resume:  # a run that finished (epochs or --hours) keeps weights only: go on from them
             print(f"{last} is a finished run (no optimizer state): training {epochs} more epochs from it")
             base_weights = str(last)
+        if resume or lr0 is not None:
             # trained weights need no 3-epoch warm-up: its bias learning rate starting at 0.1 cost the litter
             # model 0.04 mAP50 in the first epoch of a continued run
             extra["warmup_epochs"] = 1.0
@@ -177,12 +183,20 @@ def keep_best_epoch(run_dir: Path, metric: str) -> Path:
     return chosen
 
 
-def _resumable(checkpoint: Path) -> bool:
-    """True for an interrupted ultralytics run; a finished one has its optimizer state stripped."""
+def _checkpoint(path: Path) -> dict:
     import torch
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _resumable(checkpoint: Path) -> bool:
+    """True for an interrupted ultralytics run; a finished one has its optimizer state stripped."""
+    state = _checkpoint(checkpoint)
     return state.get("optimizer") is not None and state.get("epoch", -1) >= 0
+
+
+def _train_args(checkpoint: Path) -> dict:
+    return dict(_checkpoint(checkpoint).get("train_args") or {})
 
 
 def export_trained(result: TrainResult, imgsz: int, models_dir: Path | None = None) -> tuple[Path, str]:
@@ -245,6 +259,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bootstrap-onnx", type=Path, default=None)
     parser.add_argument("--no-export", action="store_true", help="train only; skip the ONNX export")
     args = parser.parse_args(argv)
+    try:
+        _train_and_export(args)
+    except UserError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def _train_and_export(args: argparse.Namespace) -> None:
     result = train(
         args.kind,
         args.data,

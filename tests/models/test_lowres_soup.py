@@ -309,6 +309,10 @@ def test_soup_refuses_checkpoints_of_different_architectures(
     p2 = save_checkpoint(detection_model("yolov8n-p2.yaml", seed=0), tmp_path / "p2.pt")
     with pytest.raises(UserError, match=r"differ in layer 'model\.\d+\.[^']+' \(\d+ keys\); average only"):
         average_checkpoints(a, p2, tmp_path / "out.pt")
+    litter = detection_model("yolov8n.yaml", seed=0)
+    litter.names = {0: "bottle"}
+    with pytest.raises(UserError, match=r"have different classes \(\{0: 'cigarette'\} vs \{0: 'bottle'\}\)"):
+        average_checkpoints(a, save_checkpoint(litter, tmp_path / "litter.pt"), tmp_path / "out.pt")
     with pytest.raises(SystemExit, match=r"^error: weight_a 1.5 is not in \[0, 1\]"):
         soup_main([str(a), str(a), "--out", str(tmp_path / "out.pt"), "--weight-a", "1.5"])
     with pytest.raises(UserError, match="checkpoint .*missing.pt not found"):

@@ -39,6 +39,27 @@ def test_best_epoch_names_a_missing_file_or_column(tmp_path: Path) -> None:
 
 
 @pytest.mark.train
+def test_keep_best_epoch_copies_the_file_of_the_best_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ultralytics")
+    from ultralytics.utils import torch_utils
+
+    from models.training.train import keep_best_epoch
+
+    stripped: list[str] = []
+    monkeypatch.setattr(torch_utils, "strip_optimizer", stripped.append)
+    write_results(tmp_path / "results.csv", [0.61, 0.79, 0.74])  # epoch 2 is best → ultralytics' epoch1.pt
+    (tmp_path / "weights").mkdir()
+    for index in range(3):
+        (tmp_path / "weights" / f"epoch{index}.pt").write_text(f"file {index}")
+    chosen = keep_best_epoch(tmp_path, MAP50)
+    assert chosen == tmp_path / "weights" / "best_mAP50.pt"
+    assert chosen.read_text() == "file 1" and stripped == [str(chosen)]
+    assert not list((tmp_path / "weights").glob("epoch*.pt"))
+
+
+@pytest.mark.train
 def test_training_with_select_by_map50_keeps_the_best_epoch_only(tmp_path: Path, shared_dir: Path) -> None:
     pytest.importorskip("ultralytics")
     import torch
@@ -75,3 +96,22 @@ def test_training_with_select_by_map50_keeps_the_best_epoch_only(tmp_path: Path,
     assert not list((result.run_dir / "weights").glob("epoch*.pt"))  # per-epoch files removed
     checkpoint = torch.load(result.best, map_location="cpu", weights_only=False)
     assert checkpoint["optimizer"] is None and checkpoint["epoch"] == -1  # stripped: ready to export
+
+
+@pytest.mark.train
+def test_resuming_a_run_without_per_epoch_files_refuses_select_by_map50_before_training(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("ultralytics")
+    import torch
+
+    from models.training.train import train
+
+    data = tmp_path / "data.yaml"
+    data.write_text("train: images/train\nval: images/valid\nnames:\n  0: cigarette\n")
+    last = tmp_path / "runs" / "cigarette" / "weights" / "last.pt"
+    last.parent.mkdir(parents=True)
+    # an interrupted run (optimizer state kept) that was started with ultralytics' default save_period
+    torch.save({"optimizer": {"state": {}}, "epoch": 3, "train_args": {"save_period": -1}}, last)
+    with pytest.raises(UserError, match="started without --select-by map50.*start a new run"):
+        train("cigarette", data, resume=True, select_by="map50", runs_dir=tmp_path / "runs")

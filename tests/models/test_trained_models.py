@@ -34,6 +34,38 @@ def test_committed_model_loads_through_the_registry_with_names_and_sha256(model_
     assert detector.input_size == tuple(entry.input_size)
 
 
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "result_file", "prefix"),
+    [
+        ("cigarette", "detect_cigarette_cigarettes.json", ""),
+        ("cigarette", "detect_cigarette_cigarettes_flip.json", "flip_tta_"),
+        ("litter", "detect_litter_litter.json", ""),
+    ],
+)
+def test_registry_metrics_are_the_committed_evaluation_of_the_committed_file(
+    model_id: str, result_file: str, prefix: str
+) -> None:
+    """The numbers a user reads in the registry come from `autofine eval detect` on exactly this file."""
+    import json
+
+    entry = registry.get_entry(model_id)
+    result = json.loads((RESULTS / result_file).read_text())
+    assert result["model_info"]["sha256"] == entry.sha256, f"re-run the eval behind {result_file}"
+    assert result["conf"] == entry.metrics["conf"]
+    overall = result["overall"]
+    assert overall["boxes"] > 0
+    for metric, key in (
+        ("map50", "ap50"),
+        ("map50_95", "ap50_95"),
+        ("precision", "precision"),
+        ("recall", "recall"),
+    ):
+        assert entry.metrics[prefix + metric] == round(overall[key], 3), metric
+
+
 @pytest.mark.parametrize("flip_tta", [False, True], ids=["one-view", "flip-tta"])
 def test_cigarette_model_finds_most_cigarettes_on_valid_photos(shared_dir: Path, flip_tta: bool) -> None:
     entry = registry.get_entry("cigarette")

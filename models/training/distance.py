@@ -62,7 +62,8 @@ def distance_curve(
     conf: float,
     person_path: Path | None = None,
     flip_tta: bool = True,
-) -> tuple[list[DistancePoint], int]:
+) -> tuple[list[DistancePoint], int, dict]:
+    """Points per height, how many photos were usable, and which cigarette model file produced them."""
     from vision.detectors import load_detector, load_flip_tta
 
     dataset = load_yolo(data, "val")
@@ -100,7 +101,7 @@ def distance_curve(
         DistancePoint(h, p, b, f / b if b else float("nan"), hit / p if p else float("nan"))
         for h, (p, b, f, hit) in counts.items()
     ]
-    return points, usable
+    return points, usable, cigarette_detector.model_info.model_dump()
 
 
 def plot(points: list[DistancePoint], out: Path, title: str) -> Path:
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-flip-tta", action="store_true", help="one view per crop (flip_tta off)")
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
     args = parser.parse_args(argv)
-    points, usable = distance_curve(
+    points, usable, model = distance_curve(
         args.data, args.model, args.person_model, args.conf, args.person_path, flip_tta=not args.no_flip_tta
     )
     args.out.mkdir(parents=True, exist_ok=True)
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "cigarette_distance.json").write_text(
         json.dumps(
             {
+                "model": model,
                 "usable_photos": usable,
                 "conf": args.conf,
                 "flip_tta": not args.no_flip_tta,

@@ -100,6 +100,11 @@ def _image_size(path: Path) -> tuple[int, int]:
         return im.size
 
 
+def images_in(folder: Path) -> list[Path]:
+    """The image files under `folder`, sorted (the order a seeded pass over them relies on)."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def _images_for_split(root: Path, entry: str | Sequence[str]) -> list[Path]:
     entries = [entry] if isinstance(entry, str) else list(entry)
     images: list[Path] = []
@@ -107,7 +112,7 @@ def _images_for_split(root: Path, entry: str | Sequence[str]) -> list[Path]:
         p = Path(item)
         p = p if p.is_absolute() else root / p
         if p.is_dir():
-            images += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES)
+            images += images_in(p)
         elif p.suffix == ".txt" and p.is_file():
             for line in p.read_text().splitlines():
                 if line.strip():
@@ -147,13 +152,13 @@ def read_yolo_spec(data_yaml: str | Path) -> YoloSpec:
     spec = yaml.safe_load(data_yaml.read_text()) or {}
     if not isinstance(spec, dict) or not spec.get("names"):
         raise UserError(f"{data_yaml} has no 'names:'; it must list the class names")
-    names = spec["names"]
-    names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
+    raw = spec["names"]
+    names = {int(k): str(v) for k, v in (enumerate(raw) if isinstance(raw, list) else raw.items())}
     if sorted(names) != list(range(len(names))):
         raise UserError(f"{data_yaml}: class ids must be 0..{len(names) - 1}")
     root = data_yaml.parent / spec["path"] if spec.get("path") else data_yaml.parent
     splits = {k: v for k, v in spec.items() if k not in ("names", "path", "nc", "download") and v}
-    return YoloSpec(data_yaml, {int(k): str(v) for k, v in names.items()}, root, splits)
+    return YoloSpec(data_yaml, names, root, splits)
 
 
 def yolo_split_folder(spec: YoloSpec, split: str) -> Path:
@@ -171,13 +176,12 @@ def yolo_split_folder(spec: YoloSpec, split: str) -> Path:
 
 def load_yolo(data_yaml: str | Path, split: str = "val") -> BoxDataset:
     """Load one split of an ultralytics-format dataset (`data.yaml` with `names` and split folders)."""
-    parsed = read_yolo_spec(data_yaml)
-    data_yaml, names, root = parsed.data_yaml, parsed.names, parsed.root
-    if split not in parsed.splits:
-        raise UserError(f"{data_yaml} has no split {split!r}; it has {list(parsed.splits)}")
-    spec = parsed.splits
+    spec = read_yolo_spec(data_yaml)
+    data_yaml, names = spec.data_yaml, spec.names
+    if split not in spec.splits:
+        raise UserError(f"{data_yaml} has no split {split!r}; it has {list(spec.splits)}")
     images = []
-    for path in _images_for_split(root, spec[split]):
+    for path in _images_for_split(spec.root, spec.splits[split]):
         width, height = _image_size(path)
         label = label_path(path)
         rows = np.zeros((0, 5))

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from autofine.errors import UserError
-from datasets.formats import IMAGE_SUFFIXES, label_path, read_yolo_spec, yolo_split_folder
+from datasets.formats import images_in, label_path, read_yolo_spec, yolo_split_folder
 
 SPLITS = ("train", "val", "test")  # data.yaml keys; only `train` images are ever degraded
 JPEG_SUFFIXES = (".jpg", ".jpeg")
@@ -96,7 +96,7 @@ def make_lowres_copy(
     labels = 0
     jpeg = [cv2.IMWRITE_JPEG_QUALITY, quality]
     for split, folder in folders.items():
-        images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        images = images_in(folder)
         if not images:
             raise UserError(f"no images in {folder} ({split} of {data}); fix `{split}:` in {data}")
         for path in images:

@@ -10,21 +10,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from autofine.errors import UserError
+from autofine.hashing import sha256_file
 from models.training.train import MODEL_KINDS, TrainResult, export_trained
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _load(path: Path) -> tuple[dict[str, Any], Any]:
@@ -102,8 +94,8 @@ def average_checkpoints(a: Path, b: Path, out: Path, weight_a: float = 0.5) -> P
         soup={
             "a": a.name,
             "b": b.name,
-            "a_sha256": _sha256(a),
-            "b_sha256": _sha256(b),
+            "a_sha256": sha256_file(a),
+            "b_sha256": sha256_file(b),
             "weight_a": weight_a,
         },
     )

@@ -96,8 +96,9 @@ def train(
     last = run_dir / "weights" / "last.pt"
     if resume and not last.exists():
         raise UserError(f"nothing to resume: {last} does not exist; start without --resume")
-    if resume and _resumable(last):
-        saved = _train_args(last)
+    state = _checkpoint(last) if resume else {}
+    if resume and _resumable(state):
+        saved = state.get("train_args") or {}
         if SELECT_BY[select_by] and int(saved.get("save_period", -1)) < 1:
             raise UserError(
                 f"{last} was started without --select-by map50 (no checkpoint per epoch to choose from); "
@@ -189,14 +190,9 @@ def _checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def _resumable(checkpoint: Path) -> bool:
+def _resumable(state: dict) -> bool:
     """True for an interrupted ultralytics run; a finished one has its optimizer state stripped."""
-    state = _checkpoint(checkpoint)
     return state.get("optimizer") is not None and state.get("epoch", -1) >= 0
-
-
-def _train_args(checkpoint: Path) -> dict:
-    return dict(_checkpoint(checkpoint).get("train_args") or {})
 
 
 def export_trained(result: TrainResult, imgsz: int, models_dir: Path | None = None) -> tuple[Path, str]:
